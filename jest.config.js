@@ -1,0 +1,37 @@
+/**
+ * Jest runs in native ESM mode (the NestJS 12 packages are ESM only): `npm test` starts it with
+ * --experimental-vm-modules. TypeScript is compiled by SWC; the workspace packages resolve to their
+ * sources, so tests never run stale builds of a sibling package.
+ * @type {import('jest').Config}
+ */
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2023',
+      keepClassNames: true,
+    },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swc },
+  moduleNameMapper: {
+    '^@retail/common$': '<rootDir>/services/common/src/index.ts',
+    '^@retail/common/testing$': '<rootDir>/services/common/src/testing/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  roots: ['<rootDir>/services'],
+  testMatch: ['**/test/**/*.test.ts'],
+  setupFiles: ['<rootDir>/services/common/src/testing/jest-env.ts'],
+  globalSetup: '<rootDir>/test/jest-global-setup.js',
+  // The suites share one test database and one Redis database: one file at a time.
+  maxWorkers: 1,
+  testTimeout: 120_000,
+};

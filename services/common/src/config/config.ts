@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import { defaultDataFile } from './paths.js';
+
+/** Cloud.ru Foundation Models: the default OpenAI-compatible endpoint for both cloud models. */
+export const CLOUD_RU_BASE_URL = 'https://foundation-models.api.cloud.ru/v1';
+/** The model name under which the offline `local` embedding provider stores its vectors. */
+export const LOCAL_EMBEDDING_MODEL = 'local-hashed-ngrams-v1';
+/** Every stored vector has this many dimensions (the `vector(1024)` column). */
+export const EMBEDDING_DIMENSIONS = 1024;
+
+export type EmbeddingProviderName = 'openai' | 'local';
+export type LlmProviderName = 'openai' | 'template';
+
+export interface EmbeddingConfig {
+  provider: EmbeddingProviderName;
+  /** The model whose vector space is active: EMBEDDING_MODEL for `openai`, the local model's name otherwise. */
+  model: string;
+  baseUrl: string;
+  apiKey: string | undefined;
+  dimensions: number;
+  batchSize: number;
+  concurrency: number;
+  timeoutMs: number;
+  maxAttempts: number;
+}
+
+export interface LlmConfig {
+  provider: LlmProviderName;
+  model: string;
+  baseUrl: string;
+  apiKey: string | undefined;
+}
+
+export interface AppConfig {
+  nodeEnv: 'development' | 'production' | 'test';
+  databaseUrl: string;
+  redisUrl: string;
+  /** Prefix of every BullMQ key, so that several deployments (or the tests) can share one Redis. */
+  queuePrefix: string;
+  dataFile: string;
+  embedding: EmbeddingConfig;
+  llm: LlmConfig;
+  gatewayPort: number;
+  webPort: number;
+}
+
+/** Raised when the environment is invalid; its message lists every problem, never a secret's value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const emptyAsUndefined = (value: unknown): unknown =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const optionalString = z.preprocess(emptyAsUndefined, z.string().trim().optional());
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
+const url = (protocols: RegExp, hint: string) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        return protocols.test(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL like ${hint}`);
+
+const envSchema = z.object({
+  NODE_ENV: z.preprocess(
+    emptyAsUndefined,
+    z.enum(['development', 'production', 'test']).default('development'),
+  ),
+  DATABASE_URL: z.preprocess(
+    emptyAsUndefined,
+    url(/^postgres(ql)?:$/, 'postgres://user@host:5432/db').default(
+      'postgres://postgres@127.0.0.1:5432/retail',
+    ),
+  ),
+  REDIS_URL: z.preprocess(
+    emptyAsUndefined,
+    url(/^rediss?:$/, 'redis://host:6379').default('redis://127.0.0.1:6379'),
+  ),
+  QUEUE_PREFIX: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'may contain only letters, digits, _ and -')
+      .default('retail'),
+  ),
+  DATA_FILE: optionalString,
+  EMBEDDING_PROVIDER: z.preprocess(emptyAsUndefined, z.enum(['openai', 'local']).optional()),
+  EMBEDDING_BASE_URL: z.preprocess(
+    emptyAsUndefined,
+    url(/^https?:$/, 'https://host/v1').default(CLOUD_RU_BASE_URL),
+  ),
+  EMBEDDING_API_KEY: optionalString,
+  EMBEDDING_MODEL: z.preprocess(emptyAsUndefined, z.string().trim().default('Qwen/Qwen3-Embedding-0.6B')),
+  EMBEDDING_DIM: int(1, 65536, EMBEDDING_DIMENSIONS).refine(
+    (value) => value === EMBEDDING_DIMENSIONS,
+    `must be ${EMBEDDING_DIMENSIONS}: the product_embeddings column is vector(${EMBEDDING_DIMENSIONS})`,
+  ),
+  EMBEDDING_BATCH_SIZE: int(1, 2048, 64),
+  EMBEDDING_CONCURRENCY: int(1, 64, 4),
+  EMBEDDING_TIMEOUT_MS: int(100, 600_000, 60_000),
+  EMBEDDING_MAX_ATTEMPTS: int(1, 50, 6),
+  LLM_PROVIDER: z.preprocess(emptyAsUndefined, z.enum(['openai', 'template']).optional()),
+  LLM_BASE_URL: z.preprocess(
+    emptyAsUndefined,
+    url(/^https?:$/, 'https://host/v1').default(CLOUD_RU_BASE_URL),
+  ),
+  LLM_API_KEY: optionalString,
+  LLM_MODEL: z.preprocess(emptyAsUndefined, z.string().trim().default('openai/gpt-oss-120b')),
+  GATEWAY_PORT: int(1, 65535, 8080),
+  WEB_PORT: int(1, 65535, 3000),
+});
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads and validates the configuration from the environment (DESIGN.md, "Providers and configuration").
+ * Throws a ConfigError naming every wrong variable.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  const embeddingProvider: EmbeddingProviderName =
+    e.EMBEDDING_PROVIDER ?? (e.EMBEDDING_API_KEY ? 'openai' : 'local');
+  if (embeddingProvider === 'openai' && !e.EMBEDDING_API_KEY) {
+    problems.push(
+      'EMBEDDING_API_KEY: required when EMBEDDING_PROVIDER=openai (or use EMBEDDING_PROVIDER=local)',
+    );
+  }
+  const llmProvider: LlmProviderName = e.LLM_PROVIDER ?? (e.LLM_API_KEY ? 'openai' : 'template');
+  if (llmProvider === 'openai' && !e.LLM_API_KEY) {
+    problems.push('LLM_API_KEY: required when LLM_PROVIDER=openai (or use LLM_PROVIDER=template)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    nodeEnv: e.NODE_ENV,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    dataFile: e.DATA_FILE ?? defaultDataFile(),
+    embedding: {
+      provider: embeddingProvider,
+      model: embeddingProvider === 'local' ? LOCAL_EMBEDDING_MODEL : e.EMBEDDING_MODEL,
+      baseUrl: e.EMBEDDING_BASE_URL,
+      apiKey: e.EMBEDDING_API_KEY,
+      dimensions: e.EMBEDDING_DIM,
+      batchSize: e.EMBEDDING_BATCH_SIZE,
+      concurrency: e.EMBEDDING_CONCURRENCY,
+      timeoutMs: e.EMBEDDING_TIMEOUT_MS,
+      maxAttempts: e.EMBEDDING_MAX_ATTEMPTS,
+    },
+    llm: {
+      provider: llmProvider,
+      model: e.LLM_MODEL,
+      baseUrl: e.LLM_BASE_URL,
+      apiKey: e.LLM_API_KEY,
+    },
+    gatewayPort: e.GATEWAY_PORT,
+    webPort: e.WEB_PORT,
+  };
+}
+
+/** The configuration with secrets masked and credentials removed from URLs: safe to log. */
+export function describeConfig(config: AppConfig): Record<string, unknown> {
+  const mask = (secret: string | undefined) => (secret ? '***' : '(not set)');
+  return {
+    ...config,
+    databaseUrl: redactUrl(config.databaseUrl),
+    redisUrl: redactUrl(config.redisUrl),
+    embedding: { ...config.embedding, apiKey: mask(config.embedding.apiKey) },
+    llm: { ...config.llm, apiKey: mask(config.llm.apiKey) },
+  };
+}
+
+/** A URL without its password, for logs and error messages. */
+export function redactUrl(value: string): string {
+  try {
+    const parsed = new URL(value);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

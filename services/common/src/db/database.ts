@@ -1,0 +1,96 @@
+import pg from 'pg';
+import pgvector from 'pgvector';
+import { redactUrl } from '../config/config.js';
+
+export type Database = pg.Pool;
+export type DatabaseClient = pg.PoolClient;
+
+/** Raised when Postgres cannot be reached or refuses the connection; never carries the password. */
+export class DatabaseUnavailableError extends Error {
+  constructor(url: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`Postgres at ${redactUrl(url)} is not available: ${reason}`, { cause });
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+const TIMESTAMP_OID = 1114; // timestamp without time zone: kept as the shop-local text the file had
+const INT8_OID = 20; // count(*) and sums: well inside Number's exact range here
+
+/**
+ * Parses pgvector's text form into the exact float32 values it stores (pgvector's own parser returns
+ * the nearest doubles of the printed decimals, which differ from the stored floats in the last bits).
+ */
+export function parseVector(text: string): Float32Array {
+  const body = text.slice(1, -1);
+  if (body.length === 0) return new Float32Array(0);
+  const parts = body.split(',');
+  const out = new Float32Array(parts.length);
+  for (let i = 0; i < parts.length; i++) out[i] = Number(parts[i]);
+  return out;
+}
+
+/** pgvector's text form of a vector (what `::vector` and `::halfvec` accept). */
+export function vectorLiteral(values: ArrayLike<number>): string {
+  return pgvector.toSql(Array.from(values)) as string;
+}
+
+export interface DatabaseOptions {
+  /** Pool size; the default suits a service, a CLI may want fewer. */
+  max?: number;
+  applicationName?: string;
+}
+
+/**
+ * Opens a connection pool, checks that the database answers, and installs the type parsers the
+ * repositories rely on (timestamps as text, bigint as number, vector/halfvec as Float32Array).
+ */
+export async function connectDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
+  const parsers = new Map<number, (value: string) => unknown>([
+    [TIMESTAMP_OID, (value) => value],
+    [INT8_OID, (value) => Number(value)],
+  ]);
+  const getTypeParser = (oid: number, format?: string): ((value: string) => unknown) => {
+    const own = format === undefined || format === 'text' ? parsers.get(oid) : undefined;
+    return own ?? (pg.types.getTypeParser(oid, 'text') as (value: string) => unknown);
+  };
+  const types = { getTypeParser: getTypeParser as typeof pg.types.getTypeParser };
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'retail',
+    types,
+    connectionTimeoutMillis: 5_000,
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  try {
+    const { rows } = await pool.query<{ oid: number }>(
+      `SELECT oid::int AS oid FROM pg_type WHERE typname IN ('vector', 'halfvec')`,
+    );
+    for (const row of rows) parsers.set(row.oid, parseVector);
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new DatabaseUnavailableError(url, error);
+  }
+  return pool;
+}
+
+/** Runs `work` inside one transaction on one client: committed when it resolves, rolled back when it throws. */
+export async function withTransaction<T>(
+  db: Database,
+  work: (client: DatabaseClient) => Promise<T>,
+): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,39 @@
+import type { Queue } from 'bullmq';
+import type { AppConfig } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import {
+  EMBEDDING_JOB_NAME,
+  embeddingBatches,
+  embeddingJobId,
+  embeddingJobOptions,
+  type EmbeddingJobData,
+} from '../queues/embedding-jobs.js';
+import { EmbeddingBacklogRepository } from './embedding-backlog.repository.js';
+
+export interface EnqueueResult {
+  model: string;
+  /** Products that need a vector in the active model. */
+  products: number;
+  /** Jobs those products were split into (a job already known to the queue is not added twice). */
+  jobs: number;
+  jobIds: string[];
+}
+
+/** Queues embedding jobs for every product that has no current vector in the active model. */
+export async function enqueueMissingEmbeddings(
+  db: Database,
+  queue: Queue<EmbeddingJobData>,
+  config: Pick<AppConfig, 'embedding'>,
+): Promise<EnqueueResult> {
+  const { model, batchSize, maxAttempts } = config.embedding;
+  const items = await new EmbeddingBacklogRepository(db).findProductsToEmbed(model);
+  const batches = embeddingBatches(model, items, batchSize);
+  const options = embeddingJobOptions(maxAttempts);
+  const jobIds = batches.map(embeddingJobId);
+  if (batches.length > 0) {
+    await queue.addBulk(
+      batches.map((data, i) => ({ name: EMBEDDING_JOB_NAME, data, opts: { ...options, jobId: jobIds[i] } })),
+    );
+  }
+  return { model, products: items.length, jobs: batches.length, jobIds };
+}

@@ -1,0 +1,7 @@
+/** Every BullMQ queue of the system, by role. Operators see these names on the dashboard. */
+export const QueueNames = {
+  /** Batches of products to embed (ingestion, `npm run embed` -> embedder). */
+  Embeddings: 'embeddings',
+} as const;
+
+export type QueueName = (typeof QueueNames)[keyof typeof QueueNames];

@@ -1,0 +1,4 @@
+export * from './test-env.js';
+export * from './database.js';
+export * from './cli.js';
+export * from './redis.js';

@@ -1,0 +1,3 @@
+import { applyTestEnvironment } from './test-env.js';
+
+applyTestEnvironment();

@@ -1,0 +1,79 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  CLOUD_RU_BASE_URL,
+  ConfigError,
+  LOCAL_EMBEDDING_MODEL,
+  describeConfig,
+  loadConfig,
+  redactUrl,
+} from '../src/config/config.js';
+
+describe('configuration from the environment', () => {
+  it('has offline defaults: local embeddings and template explanations when no key is set', () => {
+    const config = loadConfig({});
+    expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/retail');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.embedding).toMatchObject({
+      provider: 'local',
+      model: LOCAL_EMBEDDING_MODEL,
+      dimensions: 1024,
+      batchSize: 64,
+      concurrency: 4,
+    });
+    expect(config.llm).toMatchObject({
+      provider: 'template',
+      model: 'openai/gpt-oss-120b',
+      baseUrl: CLOUD_RU_BASE_URL,
+    });
+    expect(config.gatewayPort).toBe(8080);
+    expect(config.webPort).toBe(3000);
+  });
+
+  it('switches to the cloud models when their keys are set', () => {
+    const config = loadConfig({ EMBEDDING_API_KEY: 'e-key', LLM_API_KEY: 'l-key' });
+    expect(config.embedding).toMatchObject({
+      provider: 'openai',
+      model: 'Qwen/Qwen3-Embedding-0.6B',
+      apiKey: 'e-key',
+    });
+    expect(config.llm).toMatchObject({ provider: 'openai', apiKey: 'l-key' });
+  });
+
+  it('names every wrong variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        DATABASE_URL: 'mysql://localhost/x',
+        EMBEDDING_BATCH_SIZE: 'many',
+        EMBEDDING_DIM: '768',
+        GATEWAY_PORT: '70000',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toContain('DATABASE_URL: must be a URL like postgres://');
+    expect(problems).toContain('EMBEDDING_BATCH_SIZE');
+    expect(problems).toContain('EMBEDDING_DIM: must be 1024');
+    expect(problems).toContain('GATEWAY_PORT');
+  });
+
+  it('refuses a cloud provider without its key', () => {
+    expect(() => loadConfig({ EMBEDDING_PROVIDER: 'openai' })).toThrow(/EMBEDDING_API_KEY: required/);
+    expect(() => loadConfig({ LLM_PROVIDER: 'openai' })).toThrow(/LLM_API_KEY: required/);
+  });
+
+  it('never shows a secret in what it describes', () => {
+    const config = loadConfig({
+      EMBEDDING_API_KEY: 'sk-embedding-secret',
+      LLM_API_KEY: 'sk-llm-secret',
+      DATABASE_URL: 'postgres://app:db-secret@db:5432/retail',
+    });
+    const text = JSON.stringify(describeConfig(config));
+    expect(text).not.toContain('sk-embedding-secret');
+    expect(text).not.toContain('sk-llm-secret');
+    expect(text).not.toContain('db-secret');
+    expect(redactUrl('redis://:pw@host:6379')).toBe('redis://:***@host:6379');
+  });
+});

@@ -1,0 +1,100 @@
+import type { ColumnIndex } from './columns.js';
+import {
+  normaliseDescription,
+  normaliseStockCode,
+  parseCustomerId,
+  parseInvoiceDate,
+  parsePrice,
+  parseQuantity,
+} from './normalise.js';
+
+/** The cleaning rules of DESIGN.md, in the order they are checked; a row is counted under the first it fails. */
+export const DROP_RULES = [
+  'missing_customer_id',
+  'missing_stock_code',
+  'cancellation',
+  'non_positive_quantity',
+] as const;
+export type DropRule = (typeof DROP_RULES)[number];
+
+export interface CleanLine {
+  lineNo: number;
+  invoiceNo: string;
+  rawCode: string;
+  productId: string;
+  description: string;
+  quantity: number;
+  invoiceDate: string;
+  unitPrice: string;
+  customerId: number;
+  country: string;
+}
+
+export type RowOutcome =
+  | { kind: 'kept'; line: CleanLine }
+  | { kind: 'dropped'; rule: DropRule }
+  | { kind: 'malformed'; reason: string };
+
+/**
+ * Reads one record of the file. A record whose fields cannot be read (wrong field count, a quantity
+ * that is not an integer, a date that is not a date, ...) is malformed; a readable record that the
+ * cleaning rules exclude is dropped with the rule's name.
+ */
+export function cleanRecord(
+  fields: string[],
+  lineNo: number,
+  columns: ColumnIndex,
+  fieldCount: number,
+): RowOutcome {
+  if (fields.length !== fieldCount) {
+    return { kind: 'malformed', reason: `expected ${fieldCount} fields, found ${fields.length}` };
+  }
+  const f = (index: number) => fields[index] ?? '';
+
+  const quantity = parseQuantity(f(columns.Quantity));
+  if (quantity === null)
+    return { kind: 'malformed', reason: `Quantity is not an integer: ${show(f(columns.Quantity))}` };
+  const invoiceDate = parseInvoiceDate(f(columns.InvoiceDate));
+  if (invoiceDate === null)
+    return { kind: 'malformed', reason: `InvoiceDate is not a date: ${show(f(columns.InvoiceDate))}` };
+  const unitPrice = parsePrice(f(columns.UnitPrice));
+  if (unitPrice === null)
+    return { kind: 'malformed', reason: `UnitPrice is not a number: ${show(f(columns.UnitPrice))}` };
+  const customerId = parseCustomerId(f(columns.CustomerID));
+  if (customerId === 'invalid') {
+    return {
+      kind: 'malformed',
+      reason: `CustomerID is not a customer number: ${show(f(columns.CustomerID))}`,
+    };
+  }
+  const invoiceNo = f(columns.InvoiceNo).trim();
+  if (invoiceNo === '') return { kind: 'malformed', reason: 'InvoiceNo is empty' };
+
+  const rawCode = f(columns.StockCode);
+  const productId = normaliseStockCode(rawCode);
+  if (customerId === null) return { kind: 'dropped', rule: 'missing_customer_id' };
+  if (productId === '') return { kind: 'dropped', rule: 'missing_stock_code' };
+  if (invoiceNo[0] === 'C' || invoiceNo[0] === 'c') return { kind: 'dropped', rule: 'cancellation' };
+  if (quantity <= 0) return { kind: 'dropped', rule: 'non_positive_quantity' };
+
+  return {
+    kind: 'kept',
+    line: {
+      lineNo,
+      invoiceNo,
+      rawCode: rawCode.trim(),
+      productId,
+      description: normaliseDescription(f(columns.Description)),
+      quantity,
+      invoiceDate,
+      unitPrice,
+      customerId,
+      country: normaliseDescription(f(columns.Country)) || 'Unspecified',
+    },
+  };
+}
+
+function show(value: string): string {
+  const trimmed = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  return JSON.stringify(trimmed);
+}

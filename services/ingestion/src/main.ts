@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import {
+  ConfigError,
+  QueueNames,
+  connectDatabase,
+  createProgressReporter,
+  createQueue,
+  enqueueMissingEmbeddings,
+  loadConfig,
+  type AppConfig,
+  type Database,
+  type EmbeddingJobData,
+  type EnqueueResult,
+} from '@retail/common';
+import { IngestionInputError } from './errors.js';
+import { IngestionService } from './ingestion.service.js';
+import { formatReport } from './report.js';
+
+const USAGE = `Usage: npm run ingest -- [--file PATH] [--no-embeddings]
+
+Loads an Online Retail file (.csv, .csv.gz or .xlsx) into Postgres, replacing the previous data in one
+transaction, then queues embedding jobs for products without a vector in the active model.
+  --file PATH        the data file (default: DATA_FILE, else the shared copy of the data set)
+  --no-embeddings    do not queue embedding jobs`;
+
+async function queueEmbeddings(db: Database, config: AppConfig): Promise<EnqueueResult | string> {
+  const queue = createQueue<EmbeddingJobData>(QueueNames.Embeddings, config);
+  try {
+    return await enqueueMissingEmbeddings(db, queue, config);
+  } catch (error) {
+    return `${error instanceof Error ? error.message : String(error)} (run \`npm run embed\` when Redis is back)`;
+  } finally {
+    await queue.close().catch(() => undefined);
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      file: { type: 'string' },
+      'no-embeddings': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = loadConfig();
+  const file = values.file ?? config.dataFile;
+  const db = await connectDatabase(config.databaseUrl, { max: 2, applicationName: 'ingestion' });
+  try {
+    const report = await new IngestionService(db, createProgressReporter()).ingest(file);
+    const embeddings = values['no-embeddings'] ? undefined : await queueEmbeddings(db, config);
+    console.log(formatReport(report, embeddings));
+    return 0;
+  } finally {
+    await db.end();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof IngestionInputError || error instanceof ConfigError) {
+      console.error(`ingest: ${error.message}`);
+      process.exit(2);
+    }
+    console.error(`ingest failed: ${error instanceof Error ? error.message : String(error)}`);
+    console.error('nothing was changed: the previous data is intact');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,225 @@
+import { describe, expect, it } from '@jest/globals';
+import { resolveColumns } from '../src/cleaning/columns.js';
+import { isMerchandise } from '../src/cleaning/merchandise.js';
+import {
+  normaliseDescription,
+  normaliseStockCode,
+  parseCustomerId,
+  parseInvoiceDate,
+  parsePrice,
+  parseQuantity,
+} from '../src/cleaning/normalise.js';
+import { ProductCatalogBuilder } from '../src/cleaning/product-catalog.js';
+import { cleanRecord } from '../src/cleaning/row-cleaner.js';
+import { IngestionInputError } from '../src/errors.js';
+
+const HEADER = [
+  'InvoiceNo',
+  'StockCode',
+  'Description',
+  'Quantity',
+  'InvoiceDate',
+  'UnitPrice',
+  'CustomerID',
+  'Country',
+];
+const columns = resolveColumns(HEADER);
+const row = (overrides: Partial<Record<(typeof HEADER)[number], string>> = {}) => {
+  const base: Record<string, string> = {
+    InvoiceNo: '536365',
+    StockCode: '85123A',
+    Description: 'WHITE HANGING HEART T-LIGHT HOLDER',
+    Quantity: '6',
+    InvoiceDate: '2010-12-01 08:26:00',
+    UnitPrice: '2.55',
+    CustomerID: '17850',
+    Country: 'United Kingdom',
+    ...overrides,
+  };
+  return HEADER.map((name) => base[name]!);
+};
+
+describe('field normalisation', () => {
+  it('treats StockCodes case-insensitively and trims them', () => {
+    expect(normaliseStockCode(' 85123a ')).toBe('85123A');
+    expect(normaliseStockCode('gift_0001_10')).toBe('GIFT_0001_10');
+  });
+
+  it('collapses whitespace in descriptions', () => {
+    expect(normaliseDescription(' SET 2 TEA TOWELS I LOVE LONDON ')).toBe('SET 2 TEA TOWELS I LOVE LONDON');
+    expect(normaliseDescription('COFFEE MUG PEARS  DESIGN')).toBe('COFFEE MUG PEARS DESIGN');
+    expect(normaliseDescription('A\tB')).toBe('A B');
+    expect(normaliseDescription('PLAIN')).toBe('PLAIN');
+  });
+
+  it('reads both date styles of the published copies and rejects impossible dates', () => {
+    expect(parseInvoiceDate('2010-12-01 08:26:00')).toBe('2010-12-01 08:26:00');
+    expect(parseInvoiceDate('12/1/2010 8:26')).toBe('2010-12-01 08:26:00');
+    expect(parseInvoiceDate('2011-02-29 10:00:00')).toBeNull();
+    expect(parseInvoiceDate('2010-13-01 10:00:00')).toBeNull();
+    expect(parseInvoiceDate('yesterday')).toBeNull();
+    expect(parseInvoiceDate('')).toBeNull();
+  });
+
+  it('reads quantities, prices and customer ids strictly', () => {
+    expect(parseQuantity('-12')).toBe(-12);
+    expect(parseQuantity('1.5')).toBeNull();
+    expect(parseQuantity('six')).toBeNull();
+    expect(parsePrice('2.55')).toBe('2.55');
+    expect(parsePrice('25')).toBe('25');
+    expect(parsePrice('£2')).toBeNull();
+    expect(parseCustomerId('')).toBeNull();
+    expect(parseCustomerId('17850.0')).toBe(17850);
+    expect(parseCustomerId('ABC')).toBe('invalid');
+  });
+});
+
+describe('cleaning rules', () => {
+  it('keeps a purchase line and normalises it', () => {
+    const outcome = cleanRecord(
+      row({ StockCode: '85123a', Description: 'WHITE  HANGING HEART ' }),
+      2,
+      columns,
+      8,
+    );
+    expect(outcome).toEqual({
+      kind: 'kept',
+      line: expect.objectContaining({
+        productId: '85123A',
+        rawCode: '85123a',
+        description: 'WHITE HANGING HEART',
+      }),
+    });
+  });
+
+  it.each([
+    ['missing_customer_id', { CustomerID: '' }],
+    ['missing_stock_code', { StockCode: '  ' }],
+    ['cancellation', { InvoiceNo: 'C536379', Quantity: '-1' }],
+    ['non_positive_quantity', { Quantity: '0' }],
+    ['non_positive_quantity', { Quantity: '-3' }],
+  ])('drops a row under %s', (rule, overrides) => {
+    expect(cleanRecord(row(overrides), 2, columns, 8)).toEqual({ kind: 'dropped', rule });
+  });
+
+  it('counts a row under the first rule it fails', () => {
+    expect(cleanRecord(row({ CustomerID: '', InvoiceNo: 'C1', Quantity: '-1' }), 2, columns, 8)).toEqual({
+      kind: 'dropped',
+      rule: 'missing_customer_id',
+    });
+  });
+
+  it.each([
+    [{ Quantity: 'six' }, 'Quantity is not an integer'],
+    [{ InvoiceDate: '2010-12-45 10:00' }, 'InvoiceDate is not a date'],
+    [{ UnitPrice: 'free' }, 'UnitPrice is not a number'],
+    [{ CustomerID: 'X17850' }, 'CustomerID is not a customer number'],
+  ])('reports an unreadable field as malformed (%j)', (overrides, reason) => {
+    const outcome = cleanRecord(row(overrides), 7, columns, 8);
+    expect(outcome.kind).toBe('malformed');
+    expect(outcome.kind === 'malformed' && outcome.reason).toContain(reason);
+  });
+
+  it('reports a wrong field count as malformed', () => {
+    expect(cleanRecord(row().slice(0, 7), 3, columns, 8)).toEqual({
+      kind: 'malformed',
+      reason: 'expected 8 fields, found 7',
+    });
+  });
+});
+
+describe('header', () => {
+  it('names every missing column', () => {
+    expect(() =>
+      resolveColumns(['InvoiceNo', 'StockCode', 'Description', 'Qty', 'InvoiceDate', 'Country']),
+    ).toThrow(
+      new IngestionInputError(
+        'the header lacks required columns Quantity, UnitPrice, CustomerID ' +
+          '(found: InvoiceNo, StockCode, Description, Qty, InvoiceDate, Country)',
+      ),
+    );
+  });
+
+  it('accepts the spellings of the Online Retail II release and a byte-order mark', () => {
+    const index = resolveColumns([
+      '\uFEFFInvoice',
+      'StockCode',
+      'Description',
+      'Quantity',
+      'InvoiceDate',
+      'Price',
+      'Customer ID',
+      'Country',
+    ]);
+    expect(index).toEqual({
+      InvoiceNo: 0,
+      StockCode: 1,
+      Description: 2,
+      Quantity: 3,
+      InvoiceDate: 4,
+      UnitPrice: 5,
+      CustomerID: 6,
+      Country: 7,
+    });
+  });
+});
+
+describe('merchandise', () => {
+  it.each([
+    ['POST', 'POSTAGE'],
+    ['DOT', 'DOTCOM POSTAGE'],
+    ['C2', 'CARRIAGE'],
+    ['M', 'Manual'],
+    ['BANK CHARGES', 'Bank Charges'],
+    ['AMAZONFEE', 'AMAZON FEE'],
+    ['D', 'Discount'],
+    ['S', 'SAMPLES'],
+    ['B', 'Adjust bad debt'],
+    ['CRUK', 'CRUK Commission'],
+    ['GIFT_0001_10', 'Dotcomgiftshop Gift Voucher £10.00'],
+    ['23444', 'Next Day Carriage'],
+    ['PADS', 'PADS TO MATCH ALL CUSHIONS'],
+  ])('keeps %s (%s) out of recommendations', (code, description) => {
+    expect(isMerchandise(code, description)).toBe(false);
+  });
+
+  it.each([
+    ['85123A', 'WHITE HANGING HEART T-LIGHT HOLDER'],
+    ['23099', 'FRENCH CARRIAGE LANTERN'],
+    ['DCGSSBOY', 'BOYS PARTY BAG'],
+    ['22970', 'LONDON BUS COFFEE MUG'],
+  ])('keeps %s (%s) as merchandise', (code, description) => {
+    expect(isMerchandise(code, description)).toBe(true);
+  });
+});
+
+describe('canonical description', () => {
+  it('prefers the description used on most lines, then the most recent, then alphabetical order', () => {
+    const catalog = new ProductCatalogBuilder();
+    catalog.add('85123A', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', '2010-12-01 08:26:00');
+    catalog.add('85123A', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', '2010-12-02 08:26:00');
+    catalog.add('85123a', '85123A', 'CREAM HANGING HEART T-LIGHT HOLDER', '2011-12-01 08:26:00');
+    catalog.add('71053', '71053', 'WHITE METAL LANTERN', '2010-12-01 08:26:00');
+    catalog.add('71053', '71053', 'WHITE MOROCCAN METAL LANTERN', '2011-01-01 08:26:00');
+    catalog.add('22000', '22000', 'B NAME', '2011-01-01 08:26:00');
+    catalog.add('22000', '22000', 'A NAME', '2011-01-01 08:26:00');
+    catalog.add('POST', 'POST', '', '2011-01-01 08:26:00');
+    expect(catalog.build()).toEqual([
+      { productId: '22000', description: 'A NAME', isMerchandise: true, descriptionVariants: 2 },
+      {
+        productId: '71053',
+        description: 'WHITE MOROCCAN METAL LANTERN',
+        isMerchandise: true,
+        descriptionVariants: 2,
+      },
+      {
+        productId: '85123A',
+        description: 'WHITE HANGING HEART T-LIGHT HOLDER',
+        isMerchandise: true,
+        descriptionVariants: 2,
+      },
+      { productId: 'POST', description: '', isMerchandise: false, descriptionVariants: 0 },
+    ]);
+    expect(catalog.rawCodeCount).toBe(5);
+  });
+});
