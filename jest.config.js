@@ -25,6 +25,7 @@ export default {
   moduleNameMapper: {
     '^@retail/common$': '<rootDir>/services/common/src/index.ts',
     '^@retail/common/testing$': '<rootDir>/services/common/src/testing/index.ts',
+    '^@retail/common/nest$': '<rootDir>/services/common/src/nest/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   roots: ['<rootDir>/services'],

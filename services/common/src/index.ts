@@ -10,3 +10,8 @@ export * from './embeddings/embedding-backlog.js';
 export * from './embeddings/embedding-backlog.repository.js';
 export * from './util/hash.js';
 export * from './progress/progress-reporter.js';
+export * from './embeddings/vectors.js';
+export * from './embeddings/embedding-provider.js';
+export * from './embeddings/local-embedding.provider.js';
+export * from './embeddings/openai-embedding.provider.js';
+export * from './embeddings/create-embedding-provider.js';

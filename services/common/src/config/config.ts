@@ -21,7 +21,11 @@ export interface EmbeddingConfig {
   batchSize: number;
   concurrency: number;
   timeoutMs: number;
+  /** Attempts of a job in the queue (exponential backoff from retryDelayMs between them). */
   maxAttempts: number;
+  retryDelayMs: number;
+  /** Retries of one HTTP request inside an attempt (429/5xx/timeouts, honouring Retry-After). */
+  httpRetries: number;
 }
 
 export interface LlmConfig {
@@ -42,6 +46,11 @@ export interface AppConfig {
   llm: LlmConfig;
   gatewayPort: number;
   webPort: number;
+  /**
+   * How long a worker's claim on a job lasts without renewal: after a crash, its jobs go back to the
+   * queue within about this time.
+   */
+  workerLockMs: number;
 }
 
 /** Raised when the environment is invalid; its message lists every problem, never a secret's value. */
@@ -108,6 +117,8 @@ const envSchema = z.object({
   EMBEDDING_CONCURRENCY: int(1, 64, 4),
   EMBEDDING_TIMEOUT_MS: int(100, 600_000, 60_000),
   EMBEDDING_MAX_ATTEMPTS: int(1, 50, 6),
+  EMBEDDING_RETRY_DELAY_MS: int(0, 3_600_000, 1_000),
+  EMBEDDING_HTTP_RETRIES: int(0, 10, 3),
   LLM_PROVIDER: z.preprocess(emptyAsUndefined, z.enum(['openai', 'template']).optional()),
   LLM_BASE_URL: z.preprocess(
     emptyAsUndefined,
@@ -117,6 +128,7 @@ const envSchema = z.object({
   LLM_MODEL: z.preprocess(emptyAsUndefined, z.string().trim().default('openai/gpt-oss-120b')),
   GATEWAY_PORT: int(1, 65535, 8080),
   WEB_PORT: int(1, 65535, 3000),
+  WORKER_LOCK_MS: int(1_000, 600_000, 30_000),
 });
 
 type Env = Record<string, string | undefined>;
@@ -164,6 +176,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       concurrency: e.EMBEDDING_CONCURRENCY,
       timeoutMs: e.EMBEDDING_TIMEOUT_MS,
       maxAttempts: e.EMBEDDING_MAX_ATTEMPTS,
+      retryDelayMs: e.EMBEDDING_RETRY_DELAY_MS,
+      httpRetries: e.EMBEDDING_HTTP_RETRIES,
     },
     llm: {
       provider: llmProvider,
@@ -173,6 +187,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     gatewayPort: e.GATEWAY_PORT,
     webPort: e.WEB_PORT,
+    workerLockMs: e.WORKER_LOCK_MS,
   };
 }
 

@@ -38,10 +38,17 @@ export function embeddingBatches(
   return batches;
 }
 
-export function embeddingJobOptions(maxAttempts: number): JobsOptions {
+/** The result an embedding job returns (visible on the dashboard, summed by `npm run embed`). */
+export interface EmbeddingJobResult {
+  embedded: number;
+  /** Products whose stored vector already matches their current text, or that no longer exist. */
+  skipped: number;
+}
+
+export function embeddingJobOptions(maxAttempts: number, retryDelayMs: number): JobsOptions {
   return {
     attempts: maxAttempts,
-    backoff: { type: 'exponential', delay: 1_000 },
+    backoff: { type: 'exponential', delay: retryDelayMs },
     // Completed jobs stay a day so that re-queues are recognised; failed ones stay for operators.
     removeOnComplete: { age: 24 * 3600, count: 10_000 },
     removeOnFail: false,

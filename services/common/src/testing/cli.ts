@@ -27,3 +27,84 @@ export function runCli(script: string, args: string[] = [], env: NodeJS.ProcessE
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+export interface RunningProcess {
+  readonly pid: number;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** Resolves when the output matches `pattern` (rejects after `timeoutMs`). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+  /** Resolves with the exit code (or the signal) when the process ends. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts a built entry point in the background (a worker or a server), for tests that stop it. */
+export function startProcess(
+  script: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): RunningProcess {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, script), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    pid: child.pid!,
+    output: () => output,
+    exited,
+    kill: (signal = 'SIGTERM') => void child.kill(signal),
+    waitFor: (pattern, timeoutMs = 30_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(output)) {
+            cleanup();
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for ${pattern} in:\n${output.slice(-2000)}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        void exited.then(() => {
+          if (listeners.has(check)) {
+            cleanup();
+            reject(new Error(`process exited before printing ${pattern}:\n${output.slice(-2000)}`));
+          }
+        });
+        check();
+      }),
+  };
+}
+
+/** Polls `probe` until it returns a truthy value (rejects after `timeoutMs`). */
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -2,3 +2,4 @@ export * from './test-env.js';
 export * from './database.js';
 export * from './cli.js';
 export * from './redis.js';
+export * from './fake-openai-server.js';

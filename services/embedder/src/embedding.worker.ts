@@ -1,0 +1,77 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import {
+  EmbeddingProviderError,
+  QueueNames,
+  bullConnection,
+  type AppConfig,
+  type EmbeddingJobData,
+  type EmbeddingJobResult,
+} from '@retail/common';
+import { APP_CONFIG } from '@retail/common/nest';
+import { EmbeddingProcessor } from './embedding.processor.js';
+
+/**
+ * The BullMQ worker of the `embeddings` queue: EMBEDDING_CONCURRENCY batches at a time. Failures that
+ * retrying cannot fix (credentials, a model that answers with the wrong size) fail the job at once; the
+ * others are retried with exponential backoff, and after the last attempt the job stays in the failed set
+ * with its reason until an operator retries it.
+ */
+@Injectable()
+export class EmbeddingWorker implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(EmbeddingWorker.name);
+  private worker: Worker<EmbeddingJobData, EmbeddingJobResult> | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly processor: EmbeddingProcessor,
+  ) {}
+
+  onModuleInit(): void {
+    this.worker = new Worker<EmbeddingJobData, EmbeddingJobResult>(
+      QueueNames.Embeddings,
+      (job, _token, signal) => this.run(job, signal),
+      {
+        connection: bullConnection(this.config),
+        prefix: this.config.queuePrefix,
+        concurrency: this.config.embedding.concurrency,
+        lockDuration: this.config.workerLockMs,
+        stalledInterval: this.config.workerLockMs,
+        maxStalledCount: 3,
+      },
+    );
+    this.worker.on('completed', (job, result) =>
+      this.logger.log(`job ${job.id}: ${result.embedded} embedded, ${result.skipped} skipped`),
+    );
+    this.worker.on('failed', (job, error) => {
+      const final =
+        !job || job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
+      this.logger.warn(
+        `job ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'} failed${final ? ' for good' : ', will retry'}: ${error.message}`,
+      );
+    });
+    this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
+    this.logger.log(
+      `consuming "${QueueNames.Embeddings}" with model ${this.config.embedding.model} ` +
+        `(${this.config.embedding.provider}), concurrency ${this.config.embedding.concurrency}`,
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Lets the jobs in progress finish (or hands them back when they cannot), then disconnects.
+    await this.worker?.close();
+  }
+
+  private async run(
+    job: Job<EmbeddingJobData, EmbeddingJobResult>,
+    signal?: AbortSignal,
+  ): Promise<EmbeddingJobResult> {
+    try {
+      return await this.processor.process(job.data, signal);
+    } catch (error) {
+      if (error instanceof EmbeddingProviderError && !error.retryable)
+        throw new UnrecoverableError(error.message);
+      throw error;
+    }
+  }
+}
