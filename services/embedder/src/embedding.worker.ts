@@ -34,7 +34,9 @@ export class EmbeddingWorker implements OnModuleInit, OnApplicationShutdown {
       {
         connection: bullConnection(this.config),
         prefix: this.config.queuePrefix,
-        concurrency: this.config.embedding.concurrency,
+        // Twice the HTTP concurrency: while some batches wait for the API (at most EMBEDDING_CONCURRENCY
+        // requests in flight, enforced by the provider), others are read from or written to Postgres.
+        concurrency: this.config.embedding.concurrency * 2,
         lockDuration: this.config.workerLockMs,
         stalledInterval: this.config.workerLockMs,
         maxStalledCount: 3,
@@ -53,7 +55,7 @@ export class EmbeddingWorker implements OnModuleInit, OnApplicationShutdown {
     this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
     this.logger.log(
       `consuming "${QueueNames.Embeddings}" with model ${this.config.embedding.model} ` +
-        `(${this.config.embedding.provider}), concurrency ${this.config.embedding.concurrency}`,
+        `(${this.config.embedding.provider}), ${this.config.embedding.concurrency} requests in flight`,
     );
   }
 

@@ -30,9 +30,13 @@ export function parseVector(text: string): Float32Array {
   return out;
 }
 
-/** pgvector's text form of a vector (what `::vector` and `::halfvec` accept). */
-export function vectorLiteral(values: ArrayLike<number>): string {
-  return pgvector.toSql(Array.from(values)) as string;
+/**
+ * pgvector's text form of a vector (what `::vector` and `::halfvec` accept). Typed arrays are joined
+ * directly: the same text as pgvector.toSql, which goes through JSON.stringify of a copied Array and
+ * costs about 6x more (it dominated the embedder's time on the local provider).
+ */
+export function vectorLiteral(values: Float32Array | number[]): string {
+  return values instanceof Float32Array ? `[${values.join(',')}]` : (pgvector.toSql(values) as string);
 }
 
 export interface DatabaseOptions {

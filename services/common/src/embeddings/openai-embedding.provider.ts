@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { EmbeddingConfig } from '../config/config.js';
 import { EmbeddingProviderError, type EmbeddingProvider } from './embedding-provider.js';
 import { normaliseInPlace } from './vectors.js';
@@ -18,6 +19,8 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
   readonly model: string;
   readonly dimensions: number;
   private readonly client: OpenAI;
+  /** At most EMBEDDING_CONCURRENCY requests in flight, however many batches are being prepared. */
+  private readonly limit: LimitFunction;
 
   constructor(
     private readonly config: EmbeddingConfig,
@@ -25,6 +28,7 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
   ) {
     this.model = config.model;
     this.dimensions = config.dimensions;
+    this.limit = pLimit(config.concurrency);
     const log = options.log ?? (() => undefined);
     this.client = new OpenAI({
       apiKey: config.apiKey,
@@ -40,9 +44,11 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
     if (texts.length === 0) return [];
     let response: OpenAI.CreateEmbeddingResponse;
     try {
-      response = await this.client.embeddings.create(
-        { model: this.model, input: texts, encoding_format: 'float' },
-        { signal },
+      response = await this.limit(() =>
+        this.client.embeddings.create(
+          { model: this.model, input: texts, encoding_format: 'float' },
+          { signal },
+        ),
       );
     } catch (error) {
       throw this.describe(error);

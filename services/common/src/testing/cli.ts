@@ -96,7 +96,7 @@ export function startProcess(
 
 /** Polls `probe` until it returns a truthy value (rejects after `timeoutMs`). */
 export async function eventually<T>(
-  probe: () => Promise<T>,
+  probe: () => Promise<T | undefined | null | false>,
   timeoutMs = 30_000,
   intervalMs = 100,
 ): Promise<T> {
