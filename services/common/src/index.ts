@@ -15,3 +15,6 @@ export * from './embeddings/embedding-provider.js';
 export * from './embeddings/local-embedding.provider.js';
 export * from './embeddings/openai-embedding.provider.js';
 export * from './embeddings/create-embedding-provider.js';
+export * from './contracts/recommendation.contract.js';
+export * from './queues/explanation-jobs.js';
+export * from './explanations/explanation-cache.js';

@@ -205,6 +205,11 @@ export class IngestionRepository {
     await finished(stream);
   }
 
+  /** Fresh planner statistics for the tables a load rewrote (readers plan their joins with them). */
+  async analyze(): Promise<void> {
+    await this.client.query('ANALYZE customers, products, user_items');
+  }
+
   async counts(): Promise<TableCounts> {
     const { rows } = await this.client.query<TableCounts>(`
       SELECT (SELECT count(*) FROM customers)                          AS "customers",

@@ -136,6 +136,7 @@ export class IngestionService {
       await repository.stage(products, customers);
       const derivedAt = Date.now();
       const written = await repository.merge(customers);
+      if (written.products + written.customers + written.userItemRows > 0) await repository.analyze();
       const mergedAt = Date.now();
       const totals = await repository.counts();
       await repository.recordRun({

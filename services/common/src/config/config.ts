@@ -46,6 +46,8 @@ export interface AppConfig {
   llm: LlmConfig;
   gatewayPort: number;
   webPort: number;
+  /** Where the recommendation service listens (TCP, @nestjs/microservices) and the gateway finds it. */
+  recommendation: { host: string; port: number; timeoutMs: number; refreshIntervalMs: number };
   /**
    * How long a worker's claim on a job lasts without renewal: after a crash, its jobs go back to the
    * queue within about this time.
@@ -129,6 +131,10 @@ const envSchema = z.object({
   GATEWAY_PORT: int(1, 65535, 8080),
   WEB_PORT: int(1, 65535, 3000),
   WORKER_LOCK_MS: int(1_000, 600_000, 30_000),
+  RECOMMENDATION_HOST: z.preprocess(emptyAsUndefined, z.string().trim().default('127.0.0.1')),
+  RECOMMENDATION_PORT: int(1, 65535, 4001),
+  RECOMMENDATION_TIMEOUT_MS: int(50, 120_000, 3_000),
+  RECOMMENDATION_REFRESH_INTERVAL_MS: int(100, 3_600_000, 2_000),
 });
 
 type Env = Record<string, string | undefined>;
@@ -188,6 +194,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     gatewayPort: e.GATEWAY_PORT,
     webPort: e.WEB_PORT,
     workerLockMs: e.WORKER_LOCK_MS,
+    recommendation: {
+      host: e.RECOMMENDATION_HOST,
+      port: e.RECOMMENDATION_PORT,
+      timeoutMs: e.RECOMMENDATION_TIMEOUT_MS,
+      refreshIntervalMs: e.RECOMMENDATION_REFRESH_INTERVAL_MS,
+    },
   };
 }
 

@@ -2,6 +2,8 @@
 export const QueueNames = {
   /** Batches of products to embed (ingestion, `npm run embed` -> embedder). */
   Embeddings: 'embeddings',
+  /** Recommendation events: products shown to a user, to explain (recommendation -> explanation). */
+  Explanations: 'explanations',
 } as const;
 
 export type QueueName = (typeof QueueNames)[keyof typeof QueueNames];

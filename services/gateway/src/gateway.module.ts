@@ -1,0 +1,51 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ClientsModule, Transport } from '@nestjs/microservices';
+import { StandardSchemaValidationPipe, BadRequestException } from '@nestjs/common';
+import type { AppConfig } from '@retail/common';
+import { APP_CONFIG, CoreModule } from '@retail/common/nest';
+import { ExplanationsService } from './explanations/explanations.service.js';
+import { HealthController } from './health/health.controller.js';
+import { JsonErrorsFilter } from './http/json-errors.filter.js';
+import { QueuesService } from './queues/queues.service.js';
+import {
+  RECOMMENDATION_SERVICE,
+  RecommendationClient,
+} from './recommendation-client/recommendation.client.js';
+import { UsersController } from './users/users.controller.js';
+
+@Module({})
+export class GatewayModule {
+  static forRoot(config?: AppConfig): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [
+        CoreModule.forRoot({ applicationName: 'gateway', config, poolSize: 2 }),
+        ClientsModule.registerAsync([
+          {
+            name: RECOMMENDATION_SERVICE,
+            inject: [APP_CONFIG],
+            useFactory: (c: AppConfig) => ({
+              transport: Transport.TCP,
+              options: { host: c.recommendation.host, port: c.recommendation.port },
+            }),
+          },
+        ]),
+      ],
+      controllers: [UsersController, HealthController],
+      providers: [
+        RecommendationClient,
+        ExplanationsService,
+        QueuesService,
+        { provide: APP_FILTER, useClass: JsonErrorsFilter },
+        {
+          provide: APP_PIPE,
+          useValue: new StandardSchemaValidationPipe({
+            exceptionFactory: (issues) =>
+              new BadRequestException(issues.map((issue) => issue.message).join('; ')),
+          }),
+        },
+      ],
+    };
+  }
+}

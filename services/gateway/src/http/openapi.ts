@@ -1,0 +1,98 @@
+import type { ApiResponseOptions } from '@nestjs/swagger';
+
+const error = (status: number, example: string): ApiResponseOptions => ({
+  status,
+  description: example,
+  schema: {
+    type: 'object',
+    properties: {
+      statusCode: { type: 'integer', example: status },
+      error: { type: 'string' },
+      message: { type: 'string', example },
+    },
+  },
+});
+
+export const errorResponses = {
+  badRequest: error(400, 'top_n must be an integer from 1 to 100'),
+  notFound: error(404, 'user 99999 has no purchase history'),
+  unavailable: error(503, 'the recommendation service is unavailable'),
+};
+
+const explanationFields = {
+  explanation: {
+    type: 'string',
+    nullable: true,
+    example: 'It matches the hanging hearts and lanterns you bought.',
+  },
+  explanation_status: { type: 'string', enum: ['pending', 'ready', 'failed'] },
+  explanation_source: { type: 'string', enum: ['llm', 'template'], nullable: true },
+};
+
+export const schemas = {
+  usersPage: {
+    type: 'object',
+    properties: {
+      total: { type: 'integer', example: 4339 },
+      users: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            user_id: { type: 'string', example: '17850' },
+            products_bought: { type: 'integer', example: 21 },
+            country: { type: 'string', example: 'United Kingdom' },
+          },
+        },
+      },
+    },
+  },
+  purchases: {
+    type: 'object',
+    properties: {
+      user_id: { type: 'string' },
+      purchases: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            product_id: { type: 'string', example: '85123A' },
+            description: { type: 'string', example: 'WHITE HANGING HEART T-LIGHT HOLDER' },
+            times_bought: { type: 'integer', example: 34 },
+            last_purchased_at: { type: 'string', example: '2011-02-10T14:38:00' },
+          },
+        },
+      },
+    },
+  },
+  recommendations: {
+    type: 'object',
+    properties: {
+      user_id: { type: 'string' },
+      model: { type: 'string', example: 'Qwen/Qwen3-Embedding-0.6B' },
+      reason: { type: 'string', description: 'why the list is empty, when it is' },
+      recommendations: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            product_id: { type: 'string' },
+            description: { type: 'string' },
+            score: { type: 'number', description: 'cosine similarity, -1..1' },
+            ...explanationFields,
+          },
+        },
+      },
+    },
+  },
+  explanations: {
+    type: 'object',
+    properties: {
+      user_id: { type: 'string' },
+      explanations: {
+        type: 'array',
+        items: { type: 'object', properties: { product_id: { type: 'string' }, ...explanationFields } },
+      },
+    },
+  },
+};

@@ -1,0 +1,62 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadConfig, type AppConfig } from '@retail/common';
+import { freePort, startProcess, type RunningProcess } from '@retail/common/testing';
+import { createGateway } from '../src/app.js';
+
+/** The recommendation service as its own process (as in production), and the gateway in this process. */
+export interface TestStack {
+  config: AppConfig;
+  gateway: NestFastifyApplication;
+  url: string;
+  recommendation: RunningProcess;
+  startRecommendation(): Promise<void>;
+  stopRecommendation(signal?: NodeJS.Signals): Promise<void>;
+  get(path: string): Promise<{ status: number; body: any; text: string; contentType: string | null }>;
+  close(): Promise<void>;
+}
+
+export async function startStack(env: Record<string, string> = {}): Promise<TestStack> {
+  const port = await freePort();
+  const serviceEnv = {
+    RECOMMENDATION_PORT: String(port),
+    RECOMMENDATION_REFRESH_INTERVAL_MS: '200',
+    RECOMMENDATION_TIMEOUT_MS: '2000',
+    ...env,
+  };
+  const config = loadConfig({ ...process.env, ...serviceEnv });
+  const stack = {
+    config,
+    recommendation: undefined as unknown as RunningProcess,
+    async startRecommendation() {
+      stack.recommendation = startProcess('services/recommendation/dist/main.js', [], serviceEnv);
+      await stack.recommendation.waitFor(/listening on tcp/);
+    },
+    async stopRecommendation(signal: NodeJS.Signals = 'SIGTERM') {
+      stack.recommendation.kill(signal);
+      await stack.recommendation.exited;
+    },
+  } as TestStack;
+  await stack.startRecommendation();
+  const gateway = await createGateway(config, false);
+  await gateway.listen(0, '127.0.0.1');
+  const url = await gateway.getUrl();
+  return Object.assign(stack, {
+    gateway,
+    url,
+    async get(path: string) {
+      const response = await fetch(`${url}${path}`);
+      const text = await response.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      return { status: response.status, body, text, contentType: response.headers.get('content-type') };
+    },
+    async close() {
+      await gateway.close();
+      await stack.stopRecommendation();
+    },
+  });
+}

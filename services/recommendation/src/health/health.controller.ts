@@ -1,0 +1,23 @@
+import { Controller, Inject } from '@nestjs/common';
+import { MessagePattern } from '@nestjs/microservices';
+import { RecommendationPatterns, type Database } from '@retail/common';
+import { DATABASE } from '@retail/common/nest';
+
+export interface RecommendationHealth {
+  postgres: boolean;
+}
+
+@Controller()
+export class HealthController {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  @MessagePattern(RecommendationPatterns.Health)
+  async health(): Promise<RecommendationHealth> {
+    try {
+      await this.db.query('SELECT 1');
+      return { postgres: true };
+    } catch {
+      return { postgres: false };
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { AppConfig } from '@retail/common';
+import { CoreModule } from '@retail/common/nest';
+import { HealthController } from './health/health.controller.js';
+import { RecommendationEventsPublisher } from './recommendations/recommendation-events.publisher.js';
+import { RecommendationRefresher } from './recommendations/recommendation-refresher.js';
+import { RecommendationsController } from './recommendations/recommendations.controller.js';
+import { RecommendationsRepository } from './recommendations/recommendations.repository.js';
+import { RecommendationsService } from './recommendations/recommendations.service.js';
+import { UsersController } from './users/users.controller.js';
+import { UsersRepository } from './users/users.repository.js';
+import { UsersService } from './users/users.service.js';
+
+@Module({})
+export class RecommendationModule {
+  static forRoot(config?: AppConfig): DynamicModule {
+    return {
+      module: RecommendationModule,
+      imports: [CoreModule.forRoot({ applicationName: 'recommendation', config, poolSize: 12 })],
+      controllers: [UsersController, RecommendationsController, HealthController],
+      providers: [
+        UsersRepository,
+        UsersService,
+        RecommendationsRepository,
+        RecommendationsService,
+        RecommendationEventsPublisher,
+        RecommendationRefresher,
+      ],
+    };
+  }
+}

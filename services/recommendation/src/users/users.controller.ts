@@ -1,0 +1,25 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import {
+  RecommendationPatterns,
+  type ListUsersRequest,
+  type ListUsersResponse,
+  type PurchasesResponse,
+  type UserRequest,
+} from '@retail/common';
+import { UsersService } from './users.service.js';
+
+@Controller()
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @MessagePattern(RecommendationPatterns.ListUsers)
+  list(@Payload() request: ListUsersRequest): Promise<ListUsersResponse> {
+    return this.users.list(request);
+  }
+
+  @MessagePattern(RecommendationPatterns.UserPurchases)
+  purchases(@Payload() request: UserRequest): Promise<PurchasesResponse> {
+    return this.users.purchases(request.userId);
+  }
+}

@@ -1,0 +1,26 @@
+import { Injectable } from '@nestjs/common';
+import type { ListUsersRequest, ListUsersResponse, PurchasesResponse } from '@retail/common';
+import { notFound } from '../errors.js';
+import { UsersRepository } from './users.repository.js';
+
+@Injectable()
+export class UsersService {
+  constructor(private readonly repository: UsersRepository) {}
+
+  async list({ query, limit, offset }: ListUsersRequest): Promise<ListUsersResponse> {
+    const [total, users] = await Promise.all([
+      this.repository.count(query),
+      this.repository.list(query, limit, offset),
+    ]);
+    return { total, users };
+  }
+
+  async purchases(userId: number): Promise<PurchasesResponse> {
+    const [exists, purchases] = await Promise.all([
+      this.repository.exists(userId),
+      this.repository.purchases(userId),
+    ]);
+    if (!exists) throw notFound(`user ${userId} has no purchase history`);
+    return { user_id: String(userId), purchases };
+  }
+}
