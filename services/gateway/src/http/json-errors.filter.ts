@@ -45,7 +45,7 @@ export class JsonErrorsFilter implements ExceptionFilter {
       const response = exception.getResponse();
       let message = exception.message;
       if (typeof response === 'object' && response !== null && 'message' in response) {
-        const m = (response).message;
+        const m = response.message;
         message = Array.isArray(m) ? m.map(String).join('; ') : String(m);
       }
       return { statusCode, error: REASONS[statusCode] ?? 'Error', message };
