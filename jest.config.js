@@ -28,7 +28,7 @@ export default {
     '^@retail/common/nest$': '<rootDir>/services/common/src/nest/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
-  roots: ['<rootDir>/services'],
+  roots: ['<rootDir>/services', '<rootDir>/web'],
   testMatch: ['**/test/**/*.test.ts'],
   setupFiles: ['<rootDir>/services/common/src/testing/jest-env.ts'],
   globalSetup: '<rootDir>/test/jest-global-setup.js',
