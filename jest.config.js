@@ -28,7 +28,7 @@ export default {
     '^@retail/common/nest$': '<rootDir>/services/common/src/nest/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
-  roots: ['<rootDir>/services', '<rootDir>/web'],
+  roots: ['<rootDir>/services', '<rootDir>/web', '<rootDir>/infra'],
   testMatch: ['**/test/**/*.test.ts'],
   setupFiles: ['<rootDir>/services/common/src/testing/jest-env.ts'],
   globalSetup: '<rootDir>/test/jest-global-setup.js',

@@ -17,12 +17,13 @@ import { IngestionInputError } from './errors.js';
 import { IngestionService } from './ingestion.service.js';
 import { formatReport } from './report.js';
 
-const USAGE = `Usage: npm run ingest -- [--file PATH] [--no-embeddings]
+const USAGE = `Usage: npm run ingest -- [--file PATH] [--no-embeddings] [--if-empty]
 
 Loads an Online Retail file (.csv, .csv.gz or .xlsx) into Postgres, replacing the previous data in one
 transaction, then queues embedding jobs for products without a vector in the active model.
   --file PATH        the data file (default: DATA_FILE, else the shared copy of the data set)
-  --no-embeddings    do not queue embedding jobs`;
+  --no-embeddings    do not queue embedding jobs
+  --if-empty         do nothing when the database already holds purchases (for start-up scripts)`;
 
 async function queueEmbeddings(db: Database, config: AppConfig): Promise<EnqueueResult | string> {
   const queue = createQueue<EmbeddingJobData>(QueueNames.Embeddings, config);
@@ -40,6 +41,7 @@ async function main(): Promise<number> {
     options: {
       file: { type: 'string' },
       'no-embeddings': { type: 'boolean', default: false },
+      'if-empty': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -51,6 +53,13 @@ async function main(): Promise<number> {
   const file = values.file ?? config.dataFile;
   const db = await connectDatabase(config.databaseUrl, { max: 2, applicationName: 'ingestion' });
   try {
+    if (values['if-empty']) {
+      const { rows } = await db.query<{ n: number }>('SELECT count(*) AS n FROM customers');
+      if (rows[0]!.n > 0) {
+        console.log(`ingest: the database already holds ${rows[0]!.n} customers; nothing to do (--if-empty)`);
+        return 0;
+      }
+    }
     const report = await new IngestionService(db, createProgressReporter()).ingest(file);
     const embeddings = values['no-embeddings'] ? undefined : await queueEmbeddings(db, config);
     console.log(formatReport(report, embeddings));
