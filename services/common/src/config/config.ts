@@ -33,6 +33,17 @@ export interface LlmConfig {
   model: string;
   baseUrl: string;
   apiKey: string | undefined;
+  /** Chat requests in flight at once, and per minute. */
+  concurrency: number;
+  requestsPerMinute: number;
+  timeoutMs: number;
+  /** Retries of one request (429/5xx/timeouts, honouring Retry-After) before the template stands in. */
+  httpRetries: number;
+  /** Answer budget, reasoning included (gpt-oss is a reasoning model). */
+  maxTokens: number;
+  reasoningEffort: 'low' | 'medium' | 'high';
+  /** How long a written sentence stays cached. */
+  cacheTtlSeconds: number;
 }
 
 export interface AppConfig {
@@ -46,6 +57,10 @@ export interface AppConfig {
   llm: LlmConfig;
   gatewayPort: number;
   webPort: number;
+  /** HTTP port of a worker's /health and /metrics (0: none). */
+  metricsPort: number;
+  /** Credentials of the queue dashboard (/admin/queues on the gateway). */
+  dashboard: { user: string; password: string | undefined };
   /** Where the recommendation service listens (TCP, @nestjs/microservices) and the gateway finds it. */
   recommendation: { host: string; port: number; timeoutMs: number; refreshIntervalMs: number };
   /**
@@ -128,6 +143,16 @@ const envSchema = z.object({
   ),
   LLM_API_KEY: optionalString,
   LLM_MODEL: z.preprocess(emptyAsUndefined, z.string().trim().default('openai/gpt-oss-120b')),
+  LLM_CONCURRENCY: int(1, 256, 16),
+  LLM_REQUESTS_PER_MINUTE: int(1, 100_000, 600),
+  LLM_TIMEOUT_MS: int(100, 600_000, 30_000),
+  LLM_HTTP_RETRIES: int(0, 10, 3),
+  LLM_MAX_TOKENS: int(16, 32_768, 512),
+  LLM_REASONING_EFFORT: z.preprocess(emptyAsUndefined, z.enum(['low', 'medium', 'high']).default('low')),
+  EXPLANATION_TTL_SECONDS: int(60, 31_536_000, 7 * 24 * 3600),
+  METRICS_PORT: int(0, 65535, 0),
+  QUEUE_DASHBOARD_USER: z.preprocess(emptyAsUndefined, z.string().default('admin')),
+  QUEUE_DASHBOARD_PASSWORD: optionalString,
   GATEWAY_PORT: int(1, 65535, 8080),
   WEB_PORT: int(1, 65535, 3000),
   WORKER_LOCK_MS: int(1_000, 600_000, 30_000),
@@ -190,10 +215,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
       model: e.LLM_MODEL,
       baseUrl: e.LLM_BASE_URL,
       apiKey: e.LLM_API_KEY,
+      concurrency: e.LLM_CONCURRENCY,
+      requestsPerMinute: e.LLM_REQUESTS_PER_MINUTE,
+      timeoutMs: e.LLM_TIMEOUT_MS,
+      httpRetries: e.LLM_HTTP_RETRIES,
+      maxTokens: e.LLM_MAX_TOKENS,
+      reasoningEffort: e.LLM_REASONING_EFFORT,
+      cacheTtlSeconds: e.EXPLANATION_TTL_SECONDS,
     },
     gatewayPort: e.GATEWAY_PORT,
     webPort: e.WEB_PORT,
     workerLockMs: e.WORKER_LOCK_MS,
+    metricsPort: e.METRICS_PORT,
+    dashboard: { user: e.QUEUE_DASHBOARD_USER, password: e.QUEUE_DASHBOARD_PASSWORD },
     recommendation: {
       host: e.RECOMMENDATION_HOST,
       port: e.RECOMMENDATION_PORT,
@@ -212,6 +246,7 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     redisUrl: redactUrl(config.redisUrl),
     embedding: { ...config.embedding, apiKey: mask(config.embedding.apiKey) },
     llm: { ...config.llm, apiKey: mask(config.llm.apiKey) },
+    dashboard: { ...config.dashboard, password: mask(config.dashboard.password) },
   };
 }
 

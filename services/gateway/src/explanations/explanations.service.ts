@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  explanationCacheKey,
-  parseCachedExplanation,
+  ExplanationCacheRepository,
   type AppConfig,
+  type CachedExplanation,
   type ExplanationSource,
   type ExplanationStatus,
   type RedisClient,
@@ -19,22 +19,22 @@ export interface ExplanationView {
 /** Reads the explanations the explanation service cached in Redis (one MGET per answer). */
 @Injectable()
 export class ExplanationsService {
-  constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS) private readonly redis: RedisClient,
-  ) {}
+  private readonly cache: ExplanationCacheRepository;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig, @Inject(REDIS) redis: RedisClient) {
+    this.cache = new ExplanationCacheRepository(redis, config);
+  }
 
   /** Explanations for `productIds`, `pending` where none is cached yet (or Redis cannot be read). */
   async lookup(userId: string, productIds: string[]): Promise<ExplanationView[]> {
-    if (productIds.length === 0) return [];
-    let cached: (string | null)[];
+    let cached: (CachedExplanation | undefined)[];
     try {
-      cached = await this.redis.mget(productIds.map((id) => explanationCacheKey(this.config, userId, id)));
+      cached = await this.cache.getMany(userId, productIds);
     } catch {
-      cached = productIds.map(() => null); // recommendations still answer while Redis is away
+      cached = productIds.map(() => undefined); // recommendations still answer while Redis is away
     }
     return productIds.map((product_id, i) => {
-      const hit = parseCachedExplanation(cached[i] ?? null);
+      const hit = cached[i];
       return hit
         ? {
             product_id,

@@ -1,0 +1,79 @@
+import OpenAI from 'openai';
+import pLimit, { type LimitFunction } from 'p-limit';
+import pThrottle from 'p-throttle';
+import type { LlmConfig } from '../config/config.js';
+import type { ExplanationContext, ExplanationWriter, WrittenExplanation } from './explanation-writer.js';
+import { explanationPrompt } from './prompt.js';
+import { cleanSentence } from './sentence.js';
+import { templateSentence } from './template-explainer.js';
+
+export interface OpenAiExplainerOptions {
+  /** Where failures are reported (never with the key). */
+  log?: (message: string) => void;
+}
+
+/**
+ * Sentences from a chat model through any OpenAI-compatible API (default Cloud.ru,
+ * openai/gpt-oss-120b, a reasoning model: low reasoning effort and a bounded answer budget). At most
+ * LLM_CONCURRENCY requests in flight and LLM_REQUESTS_PER_MINUTE started per minute; 429/5xx/timeouts
+ * retried by the client with backoff (Retry-After honoured). An unusable answer falls back to the
+ * template sentence; so does a request that failed after every retry (marked failed).
+ */
+export class OpenAiExplainer implements ExplanationWriter {
+  readonly name: string;
+  private readonly client: OpenAI;
+  private readonly limit: LimitFunction;
+  private readonly throttled: <T>(work: () => Promise<T>) => Promise<T>;
+
+  constructor(
+    private readonly config: LlmConfig,
+    private readonly options: OpenAiExplainerOptions = {},
+  ) {
+    this.name = config.model;
+    const log = options.log ?? (() => undefined);
+    this.client = new OpenAI({
+      apiKey: config.apiKey,
+      baseURL: config.baseUrl,
+      timeout: config.timeoutMs,
+      maxRetries: config.httpRetries,
+      logLevel: 'warn',
+      logger: { error: log, warn: log, info: () => undefined, debug: () => undefined },
+    });
+    this.limit = pLimit(config.concurrency);
+    const throttle = pThrottle({ limit: config.requestsPerMinute, interval: 60_000 });
+    this.throttled = throttle(<T>(work: () => Promise<T>) => work());
+  }
+
+  async write(context: ExplanationContext): Promise<WrittenExplanation> {
+    let answer: string | null | undefined;
+    try {
+      const completion = await this.limit(() =>
+        this.throttled(() =>
+          this.client.chat.completions.create({
+            model: this.config.model,
+            messages: explanationPrompt(context),
+            max_completion_tokens: this.config.maxTokens,
+            reasoning_effort: this.config.reasoningEffort,
+          }),
+        ),
+      );
+      answer = completion.choices?.[0]?.message?.content;
+    } catch (error) {
+      this.options.log?.(`chat model failed, using the template sentence: ${this.describe(error)}`);
+      return { text: templateSentence(context), source: 'template', failed: true };
+    }
+    const sentence = cleanSentence(answer);
+    return sentence
+      ? { text: sentence, source: 'llm' }
+      : { text: templateSentence(context), source: 'template' };
+  }
+
+  private describe(error: unknown): string {
+    const status = (error as { status?: number }).status;
+    const message = error instanceof Error ? error.message : String(error);
+    const key = this.config.apiKey;
+    const safe = key ? message.split(key).join('***') : message;
+    if (status === 401 || status === 403) return `HTTP ${status}: check LLM_API_KEY`;
+    return status ? `HTTP ${status}: ${safe}` : safe;
+  }
+}

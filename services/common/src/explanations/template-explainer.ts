@@ -1,0 +1,29 @@
+import type { ExplanationContext, ExplanationWriter, WrittenExplanation } from './explanation-writer.js';
+
+/** "WHITE HANGING HEART T-LIGHT HOLDER" -> "White Hanging Heart T-Light Holder". */
+export function displayName(description: string): string {
+  return description
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/(^|[\s\-/(])([a-z])/g, (_, before: string, letter: string) => before + letter.toUpperCase());
+}
+
+/**
+ * The offline explainer: a grounded sentence that names the user's purchases closest to the product.
+ * Deterministic, instant, and never says more than the data shows.
+ */
+export function templateSentence({ purchases }: ExplanationContext): string {
+  const names = [...new Set(purchases.map(displayName).filter((name) => name.length > 0))].slice(0, 2);
+  if (names.length === 0) return 'Picked to match the style of your previous purchases.';
+  if (names.length === 1) return `Pairs well with the ${names[0]} you bought.`;
+  return `Pairs well with the ${names[0]} and the ${names[1]} you bought.`;
+}
+
+export class TemplateExplainer implements ExplanationWriter {
+  readonly name = 'template';
+
+  write(context: ExplanationContext): Promise<WrittenExplanation> {
+    return Promise.resolve({ text: templateSentence(context), source: 'template' });
+  }
+}

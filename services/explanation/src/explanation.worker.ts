@@ -1,0 +1,53 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Worker } from 'bullmq';
+import { QueueNames, bullConnection, type AppConfig, type RecommendationEvent } from '@retail/common';
+import { APP_CONFIG } from '@retail/common/nest';
+import { ExplanationService, type EventResult } from './explanation.service.js';
+
+/**
+ * The BullMQ worker of the `explanations` queue (recommendation events). Events wait in the queue while
+ * the service is down and are worked through when it comes back.
+ */
+@Injectable()
+export class ExplanationWorker implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(ExplanationWorker.name);
+  private worker: Worker<RecommendationEvent, EventResult> | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly explanations: ExplanationService,
+  ) {}
+
+  onModuleInit(): void {
+    // Enough events at once to keep LLM_CONCURRENCY requests busy (an event holds up to top_n products).
+    const concurrency = Math.max(2, Math.ceil(this.config.llm.concurrency / 4));
+    this.worker = new Worker<RecommendationEvent, EventResult>(
+      QueueNames.Explanations,
+      (job) => this.explanations.explain(job.data),
+      {
+        connection: bullConnection(this.config),
+        prefix: this.config.queuePrefix,
+        concurrency,
+        lockDuration: this.config.workerLockMs,
+        stalledInterval: this.config.workerLockMs,
+      },
+    );
+    this.worker.on('completed', (job, result) =>
+      this.logger.log(
+        `user ${job.data.user_id}: ${result.written} written, ${result.cached} cached, ${result.elsewhere} elsewhere`,
+      ),
+    );
+    this.worker.on('failed', (job, error) =>
+      this.logger.warn(
+        `event ${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`,
+      ),
+    );
+    this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
+    const writer = this.config.llm.provider === 'openai' ? this.config.llm.model : 'template sentences';
+    this.logger.log(`consuming "${QueueNames.Explanations}" with ${writer}, ${concurrency} events at once`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.worker?.close();
+  }
+}
