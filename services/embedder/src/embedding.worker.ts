@@ -43,7 +43,7 @@ export class EmbeddingWorker implements OnModuleInit, OnApplicationShutdown {
       },
     );
     this.worker.on('completed', (job, result) =>
-      this.logger.log(`job ${job.id}: ${result.embedded} embedded, ${result.skipped} skipped`),
+      this.logger.debug(`job ${job.id}: ${result.embedded} embedded, ${result.skipped} skipped`),
     );
     this.worker.on('failed', (job, error) => {
       const final =

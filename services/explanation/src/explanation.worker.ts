@@ -33,7 +33,7 @@ export class ExplanationWorker implements OnModuleInit, OnApplicationShutdown {
       },
     );
     this.worker.on('completed', (job, result) =>
-      this.logger.log(
+      this.logger.debug(
         `user ${job.data.user_id}: ${result.written} written, ${result.cached} cached, ${result.elsewhere} elsewhere`,
       ),
     );

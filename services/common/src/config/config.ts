@@ -48,6 +48,7 @@ export interface LlmConfig {
 
 export interface AppConfig {
   nodeEnv: 'development' | 'production' | 'test';
+  logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   databaseUrl: string;
   redisUrl: string;
   /** Prefix of every BullMQ key, so that several deployments (or the tests) can share one Redis. */
@@ -100,6 +101,10 @@ const envSchema = z.object({
   NODE_ENV: z.preprocess(
     emptyAsUndefined,
     z.enum(['development', 'production', 'test']).default('development'),
+  ),
+  LOG_LEVEL: z.preprocess(
+    emptyAsUndefined,
+    z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   ),
   DATABASE_URL: z.preprocess(
     emptyAsUndefined,
@@ -193,6 +198,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   return {
     nodeEnv: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
