@@ -8,6 +8,7 @@ import {
 import { APP_CONFIG, CoreModule, REDIS } from '@retail/common/nest';
 import { ExplanationService } from './explanation.service.js';
 import { ExplanationWorker } from './explanation.worker.js';
+import { PurchaseRanker } from './purchase-ranker.js';
 import { EXPLANATION_CACHE, EXPLANATION_WRITER } from './tokens.js';
 
 @Module({})
@@ -30,6 +31,7 @@ export class ExplanationModule {
           inject: [REDIS, APP_CONFIG],
           useFactory: (redis: RedisClient, c: AppConfig) => new ExplanationCacheRepository(redis, c),
         },
+        PurchaseRanker,
         ExplanationService,
         ExplanationWorker,
       ],

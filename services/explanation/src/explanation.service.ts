@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type {
   CachedExplanation,
-  ExplainedProduct,
+  EventProduct,
   ExplanationCacheRepository,
   ExplanationWriter,
   RecommendationEvent,
 } from '@retail/common';
+import { PurchaseRanker } from './purchase-ranker.js';
 import { EXPLANATION_CACHE, EXPLANATION_WRITER } from './tokens.js';
 
 /** How long one writer may hold a sentence before another process may take over (a crashed writer). */
@@ -31,6 +32,7 @@ export class ExplanationService {
   constructor(
     @Inject(EXPLANATION_WRITER) private readonly writer: ExplanationWriter,
     @Inject(EXPLANATION_CACHE) private readonly cache: ExplanationCacheRepository,
+    private readonly ranker: PurchaseRanker,
   ) {}
 
   async explain(event: RecommendationEvent): Promise<EventResult> {
@@ -40,7 +42,10 @@ export class ExplanationService {
       event.products.map((p) => p.product_id),
     );
     const missing = event.products.filter((_, i) => !cached[i]);
-    const outcomes = await Promise.all(missing.map((product) => this.explainOnce(userId, product)));
+    const closest = this.ranker.closest(missing, event.purchases);
+    const outcomes = await Promise.all(
+      missing.map((product) => this.explainOnce(userId, product, closest.get(product.product_id) ?? [])),
+    );
     return {
       written: outcomes.filter((o) => o === 'written').length,
       cached: event.products.length - missing.length,
@@ -48,27 +53,32 @@ export class ExplanationService {
     };
   }
 
-  private explainOnce(userId: string, product: ExplainedProduct): Promise<'written' | 'elsewhere'> {
+  private explainOnce(
+    userId: string,
+    product: EventProduct,
+    purchases: string[],
+  ): Promise<'written' | 'elsewhere'> {
     const key = this.cache.key(userId, product.product_id);
     let work = this.inFlight.get(key);
     if (!work) {
-      work = this.write(userId, product).finally(() => this.inFlight.delete(key));
+      work = this.write(userId, product, purchases).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, work);
     }
     return work;
   }
 
-  private async write(userId: string, product: ExplainedProduct): Promise<'written' | 'elsewhere'> {
+  private async write(
+    userId: string,
+    product: EventProduct,
+    purchases: string[],
+  ): Promise<'written' | 'elsewhere'> {
     // Another process is writing this sentence: wait for it, and take over if its claim lapses unwritten.
     while (!(await this.cache.claim(userId, product.product_id, CLAIM_MS))) {
       await new Promise((resolve) => setTimeout(resolve, 250));
       if ((await this.cache.getMany(userId, [product.product_id]))[0]) return 'elsewhere';
     }
     try {
-      const written = await this.writer.write({
-        productDescription: product.description,
-        purchases: product.closest_purchases.map((p) => p.description),
-      });
+      const written = await this.writer.write({ productDescription: product.description, purchases });
       const value: CachedExplanation = {
         text: written.text,
         source: written.source,

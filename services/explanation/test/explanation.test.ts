@@ -37,14 +37,12 @@ const event = (userId: string, productIds: string[]): RecommendationEvent => ({
   model: 'local-hashed-ngrams-v1',
   user_id: userId,
   created_at: new Date().toISOString(),
-  products: productIds.map((id) => ({
-    product_id: id,
-    description: `PRODUCT ${id} RED RETROSPOT`,
-    closest_purchases: [
-      { product_id: 'B1', description: 'HAND WARMER RED RETROSPOT', similarity: 0.8 },
-      { product_id: 'B2', description: 'LUNCH BAG RED RETROSPOT', similarity: 0.6 },
-    ],
-  })),
+  products: productIds.map((id) => ({ product_id: id, description: `PRODUCT ${id} RED RETROSPOT` })),
+  purchases: [
+    { product_id: 'B3', description: 'BAKING SET 9 PIECE' },
+    { product_id: 'B1', description: 'HAND WARMER RED RETROSPOT' },
+    { product_id: 'B2', description: 'RED RETROSPOT LUNCH BAG' },
+  ],
 });
 
 async function publish(e: RecommendationEvent, id: string): Promise<void> {
@@ -109,7 +107,11 @@ describe('the explanation service with an OpenAI-compatible chat model', () => {
     expect(body.model).toBe('openai/gpt-oss-120b');
     expect(body.reasoning_effort).toBe('low');
     const prompt = body.messages.at(-1)!.content;
-    expect(prompt).toContain('- HAND WARMER RED RETROSPOT\n- LUNCH BAG RED RETROSPOT');
+    // The purchases closest to the product come first (the event lists them most bought first).
+    const lines = prompt.split('\n').filter((line) => line.startsWith('- '));
+    expect(lines).toHaveLength(3);
+    expect(lines.slice(0, 2).sort()).toEqual(['- HAND WARMER RED RETROSPOT', '- RED RETROSPOT LUNCH BAG']);
+    expect(lines[2]).toBe('- BAKING SET 9 PIECE');
     expect(prompt).toContain('Recommended product: PRODUCT 22632 RED RETROSPOT');
     expect(prompt).toContain('Do not mention technical terms like "algorithm" or "model"');
   });
@@ -157,7 +159,9 @@ describe('the explanation service with an OpenAI-compatible chat model', () => {
     await publish(event('17850', ['P1']), 'e1');
     const [explanation] = await explanations('17850', ['P1']);
     expect(explanation).toEqual({
-      text: 'Pairs well with the Hand Warmer Red Retrospot and the Lunch Bag Red Retrospot you bought.',
+      text: expect.stringMatching(
+        /^Pairs well with the (Hand Warmer Red Retrospot|Red Retrospot Lunch Bag) and the (Hand Warmer Red Retrospot|Red Retrospot Lunch Bag) you bought\.$/,
+      ),
       source: 'template',
       status: 'failed',
     });
@@ -185,17 +189,12 @@ describe('the explanation service with an OpenAI-compatible chat model', () => {
       'It suits your tea set, see here.',
     ],
     ['5,000 characters', `It ${'very '.repeat(1_000)}suits you.`, 'llm', undefined],
-    [
-      'nothing',
-      null,
-      'template',
-      'Pairs well with the Hand Warmer Red Retrospot and the Lunch Bag Red Retrospot you bought.',
-    ],
+    ['nothing', null, 'template', /^Pairs well with the .*Retrospot.* and the .*Retrospot.* you bought\.$/],
     [
       'an empty string',
       '',
       'template',
-      'Pairs well with the Hand Warmer Red Retrospot and the Lunch Bag Red Retrospot you bought.',
+      /^Pairs well with the .*Retrospot.* and the .*Retrospot.* you bought\.$/,
     ],
   ])(
     'turns an answer with %s into one clean sentence or the template',
@@ -205,7 +204,8 @@ describe('the explanation service with an OpenAI-compatible chat model', () => {
       const [explanation] = await explanations('17850', ['P1']);
       expect(explanation!.source).toBe(source);
       expect(explanation!.status).toBe('ready');
-      if (text) expect(explanation!.text).toBe(text);
+      if (typeof text === 'string') expect(explanation!.text).toBe(text);
+      else if (text) expect(explanation!.text).toMatch(text);
       expect(explanation!.text.length).toBeLessThanOrEqual(220);
       expect(explanation!.text).not.toMatch(/[<>\n*#`]|https?:/);
     },

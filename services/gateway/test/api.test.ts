@@ -134,15 +134,9 @@ describe('GET /api/users/{user_id}/recommendations', () => {
     expect(event.user_id).toBe('13047');
     expect(event.model).toBe('local-hashed-ngrams-v1');
     expect(event.products).toHaveLength(2);
-    for (const product of event.products) {
-      expect(product.description).toEqual(expect.any(String));
-      expect(product.closest_purchases.length).toBeGreaterThan(0);
-      const similarities = product.closest_purchases.map((p) => p.similarity);
-      expect(similarities).toEqual([...similarities].sort((a, b) => b - a));
-      for (const bought of product.closest_purchases) {
-        expect(['21754', '22632', '22633']).toContain(bought.product_id);
-      }
-    }
+    for (const product of event.products) expect(product.description).toEqual(expect.any(String));
+    // What the user bought travels with the event, for the explanations.
+    expect(event.purchases.map((p) => p.product_id).sort()).toEqual(['21754', '22632', '22633']);
     // A different answer (other products) is a different event.
     await stack.get('/api/users/13047/recommendations?top_n=3');
     await eventually(async () => (await events.getJobCountByTypes('waiting')) === 2);

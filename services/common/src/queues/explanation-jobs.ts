@@ -1,31 +1,29 @@
 import type { JobsOptions } from 'bullmq';
 import { sha256Hex } from '../util/hash.js';
 
-/** A product the user bought, as context for an explanation. */
-export interface PurchaseContext {
+/** A product in a recommendation event. */
+export interface EventProduct {
   product_id: string;
   description: string;
-  /** Cosine similarity to the recommended product (the most relevant purchases come first). */
-  similarity: number;
-}
-
-export interface ExplainedProduct {
-  product_id: string;
-  description: string;
-  /** A handful of the user's purchases, the closest to this product first. */
-  closest_purchases: PurchaseContext[];
 }
 
 /**
  * The recommendation event (the contract between the recommendation and explanation services): the
- * products shown to a user, with what an explanation needs. Durable in the `explanations` queue.
+ * products shown to a user, and what the user bought, for the explanations. Durable in the
+ * `explanations` queue.
  */
 export interface RecommendationEvent {
   model: string;
   user_id: string;
-  products: ExplainedProduct[];
+  /** The products shown, best first. */
+  products: EventProduct[];
+  /** The merchandise the user bought, most often bought first (at most MAX_EVENT_PURCHASES). */
+  purchases: EventProduct[];
   created_at: string;
 }
+
+/** Purchases carried by one event: enough context for anyone (the heaviest buyer has about 1,800). */
+export const MAX_EVENT_PURCHASES = 500;
 
 export const RECOMMENDATION_EVENT_NAME = 'recommendations-shown';
 

@@ -2,6 +2,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { IngestionInputError } from '../errors.js';
 import { csvRecordBatches } from './csv-source.js';
+import { downloadDataFile } from './download.js';
 
 /** A data file read as records of text fields; the first record is the header. */
 export interface RecordSource {
@@ -18,9 +19,9 @@ export interface RecordSource {
 /** Opens a .csv, .csv.gz or .xlsx file, telling by content (gzip and zip magic numbers) over extension. */
 export async function openRecordSource(file: string): Promise<RecordSource> {
   if (/^https?:\/\//i.test(file)) {
-    throw new IngestionInputError(
-      `DATA_FILE is a URL (${file}); download it first and pass the local file with --file`,
-    );
+    // A URL (DATA_FILE's default without a local copy is the UCI zip): downloaded once into the cache
+    // (DATA_CACHE_DIR), the data file extracted when it is a zip, then read like any local file.
+    return openRecordSource(await downloadDataFile(file));
   }
   const resolved = path.resolve(file);
   let size: number;

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import {
+  MAX_EVENT_PURCHASES,
   QueueNames,
   RECOMMENDATION_EVENT_NAME,
   createQueue,
@@ -13,16 +14,14 @@ import {
 import { APP_CONFIG } from '@retail/common/nest';
 import { RecommendationsRepository } from './recommendations.repository.js';
 
-/** How many of the user's purchases travel with each recommended product. */
-const CLOSEST_PURCHASES = 5;
 /** Event ids remembered as published, to skip Redis for repeats (a bounded, insertion-ordered set). */
 const REMEMBERED_EVENTS = 50_000;
 
 /**
  * Publishes a durable recommendation event (BullMQ queue `explanations`) for each answer, after the
- * answer has gone: the explanation service needs the products shown and, for each, the purchases
- * closest to it. Repeats (same user, products and purchases) have the same job id and are not queued
- * again; those already published by this process are not even sent to Redis.
+ * answer has gone: the products shown and what the user bought. Repeats (same user, products and
+ * purchases) have the same job id and are not queued again; those already published by this process are
+ * not even sent to Redis.
  */
 @Injectable()
 export class RecommendationEventsPublisher implements OnApplicationShutdown {
@@ -71,16 +70,11 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
   }
 
   private async publish(id: string, userId: number, products: RecommendedProduct[]): Promise<void> {
-    const explained = await this.repository.closestPurchases(
-      userId,
-      this.model,
-      products.map(({ product_id, description }) => ({ product_id, description })),
-      CLOSEST_PURCHASES,
-    );
     const event: RecommendationEvent = {
       model: this.model,
       user_id: String(userId),
-      products: explained,
+      products: products.map(({ product_id, description }) => ({ product_id, description })),
+      purchases: await this.repository.purchaseContext(userId, MAX_EVENT_PURCHASES),
       created_at: new Date().toISOString(),
     };
     await this.queue.add(RECOMMENDATION_EVENT_NAME, event, { ...recommendationEventOptions(), jobId: id });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { MAX_TOP_N, type Database, type ExplainedProduct } from '@retail/common';
+import { MAX_TOP_N, type Database, type EventProduct } from '@retail/common';
 import { DATABASE } from '@retail/common/nest';
 
 export interface StoredList {
@@ -180,43 +180,16 @@ export class RecommendationsRepository {
     return rows[0]?.updated_at;
   }
 
-  /** For each product, the user's `perProduct` purchases closest to it (cosine), closest first. */
-  async closestPurchases(
-    customerId: number,
-    model: string,
-    products: { product_id: string; description: string }[],
-    perProduct: number,
-  ): Promise<ExplainedProduct[]> {
-    const { rows } = await this.db.query<{
-      product_id: string;
-      bought_id: string;
-      bought_description: string;
-      similarity: number;
-    }>(
-      `SELECT rp.product_id, b.product_id AS bought_id, b.description AS bought_description, -b.distance AS similarity
-         FROM unnest($3::text[]) WITH ORDINALITY AS rp(product_id, position)
-         JOIN product_embeddings re ON re.model = $2 AND re.product_id = rp.product_id
-         CROSS JOIN LATERAL (
-           SELECT ui.product_id, p.description, be.embedding <#> re.embedding AS distance
-             FROM user_items ui
-             JOIN products p ON p.product_id = ui.product_id AND p.is_merchandise
-             JOIN product_embeddings be ON be.model = $2 AND be.product_id = ui.product_id
-            WHERE ui.customer_id = $1
-            ORDER BY be.embedding <#> re.embedding, ui.product_id
-            LIMIT $4
-         ) b
-        ORDER BY rp.position, b.distance, b.product_id`,
-      [customerId, model, products.map((p) => p.product_id), perProduct],
+  /** The merchandise the user bought, most often bought first: the context of the explanations. */
+  async purchaseContext(customerId: number, limit: number): Promise<EventProduct[]> {
+    const { rows } = await this.db.query<EventProduct>(
+      `SELECT ui.product_id, p.description
+         FROM user_items ui JOIN products p ON p.product_id = ui.product_id AND p.is_merchandise
+        WHERE ui.customer_id = $1
+        ORDER BY ui.times_bought DESC, ui.last_purchased_at DESC, ui.product_id
+        LIMIT $2`,
+      [customerId, limit],
     );
-    return products.map((product) => ({
-      ...product,
-      closest_purchases: rows
-        .filter((row) => row.product_id === product.product_id)
-        .map((row) => ({
-          product_id: row.bought_id,
-          description: row.bought_description,
-          similarity: row.similarity,
-        })),
-    }));
+    return rows;
   }
 }
