@@ -1,0 +1,480 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type Locator,
+  type Page,
+  type Request,
+} from 'playwright-core';
+import { explanationCacheKey, loadConfig, type Database, type RedisClient } from '@retail/common';
+import {
+  connectTestDatabase,
+  connectTestRedis,
+  eventually,
+  freePort,
+  resetDatabase,
+  resetRedis,
+  runCli,
+  startProcess,
+  type RunningProcess,
+} from '@retail/common/testing';
+
+/**
+ * The storefront end to end: the real data set (ingested, embedded with the local model), the
+ * recommendation service, the gateway, the explanation service (template writer) and the built web
+ * server as child processes, driven in Debian's Chromium through playwright-core.
+ * Screenshots land in artifacts/screenshots/.
+ */
+
+const ROOT = path.join(import.meta.dirname, '..', '..');
+const SHOTS = path.join(ROOT, 'artifacts', 'screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+const EXPLANATION_SCRIPT = 'services/explanation/dist/main.js';
+const WEB_SCRIPT = 'web/build/index.js';
+
+/** Real customers of the data set, each used by one test (so none starts with cached explanations). */
+const FIRST = '17850'; // typed as "1785"
+const SECOND = '12347';
+const KEYBOARD = '13047';
+const PENDING = '14646';
+const HTML = '12583';
+
+const PENDING_TEXT = /still writing why/i;
+
+let db: Database;
+let redis: RedisClient;
+let browser: Browser;
+let context: BrowserContext;
+let recommendation: RunningProcess;
+let gateway: RunningProcess;
+let explanation: RunningProcess | undefined;
+let web: RunningProcess;
+let gatewayEnv: Record<string, string>;
+let webUrl: string;
+
+async function startGateway(): Promise<void> {
+  gateway = startProcess('services/gateway/dist/main.js', [], gatewayEnv);
+  await gateway.waitFor(/listening on http/);
+}
+
+async function startExplanation(): Promise<void> {
+  explanation = startProcess(EXPLANATION_SCRIPT, [], gatewayEnv);
+  await explanation.waitFor(/consuming/);
+}
+
+async function stop(proc: RunningProcess | undefined): Promise<void> {
+  if (!proc) return;
+  proc.kill('SIGTERM');
+  await proc.exited;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function newPage(): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  return page;
+}
+
+const cards = (page: Page) => page.locator('article.card');
+const purchases = (page: Page) => page.locator('section.purchases li');
+const combobox = (page: Page) => page.getByRole('combobox', { name: 'Customer' });
+
+async function productIds(page: Page): Promise<string[]> {
+  return cards(page).evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-product-id') ?? ''));
+}
+
+/** Waits until the page shows `userId`'s purchases and 12 recommendation cards. */
+async function waitForCustomer(page: Page, userId: string): Promise<void> {
+  await page.waitForURL((url) => url.searchParams.get('user') === userId);
+  await page.getByText(new RegExp(`^\\s*Customer ${userId} bought`)).waitFor();
+  await eventually(async () => (await cards(page).count()) === 12);
+}
+
+/** The visible tooltip of `card`, once it holds a written sentence (not the pending note). */
+async function readyTooltip(card: Locator): Promise<string> {
+  const tooltip = card.getByRole('tooltip');
+  await tooltip.waitFor({ state: 'visible' });
+  return eventually(async () => {
+    const text = (await tooltip.textContent())?.trim() ?? '';
+    return text && !PENDING_TEXT.test(text) ? text : undefined;
+  }, 30_000);
+}
+
+/** Customer numbers that were sent to the explanations endpoint, one per poll. */
+function recordPolls(page: Page): string[] {
+  const polls: string[] = [];
+  page.on('request', (request: Request) => {
+    const match = /\/api\/users\/(\d+)\/recommendations\/explanations/.exec(request.url());
+    if (match) polls.push(match[1]!);
+  });
+  return polls;
+}
+
+beforeAll(async () => {
+  for (const [file, hint] of [
+    [path.join(ROOT, WEB_SCRIPT), 'run `npm run build -w web` first'],
+    [path.join(ROOT, EXPLANATION_SCRIPT), 'run `npm run build` first'],
+    [CHROMIUM, 'install Debian chromium (apt-get install chromium)'],
+  ] as const) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: ${hint}`);
+  }
+  mkdirSync(SHOTS, { recursive: true });
+
+  db = await connectTestDatabase();
+  redis = connectTestRedis();
+  await resetDatabase(db);
+  await resetRedis(redis);
+  const ingest = await runCli('services/ingestion/dist/main.js', ['--no-embeddings']);
+  expect({ code: ingest.code, stderr: ingest.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+  const embed = await runCli('services/embedder/dist/embed.cli.js', ['--wait']);
+  expect({ code: embed.code, stderr: embed.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+
+  const [recommendationPort, gatewayPort, webPort] = [await freePort(), await freePort(), await freePort()];
+  gatewayEnv = { RECOMMENDATION_PORT: String(recommendationPort), GATEWAY_PORT: String(gatewayPort) };
+  recommendation = startProcess('services/recommendation/dist/main.js', [], gatewayEnv);
+  await recommendation.waitFor(/listening on tcp/);
+  await startGateway();
+  await startExplanation();
+  web = startProcess(WEB_SCRIPT, [], {
+    PORT: String(webPort),
+    HOST: '127.0.0.1',
+    GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
+  });
+  await web.waitFor(/Listening on/);
+  webUrl = `http://127.0.0.1:${webPort}`;
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  context = await browser.newContext({ baseURL: webUrl, viewport: { width: 1280, height: 900 } });
+}, 600_000);
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await Promise.all([stop(web), stop(explanation), stop(gateway)]);
+  await stop(recommendation);
+  redis?.disconnect();
+  await db?.end();
+});
+
+describe('the web server', () => {
+  it('forwards /api/* to the gateway, status codes and JSON bodies unchanged', async () => {
+    const users = await fetch(`${webUrl}/api/users?query=1785&limit=3`);
+    expect(users.status).toBe(200);
+    expect(users.headers.get('content-type')).toMatch(/application\/json/);
+    const body = (await users.json()) as { total: number; users: { user_id: string }[] };
+    expect(body.users.map((u) => u.user_id)).toEqual(['17850', '17852', '17854']);
+    expect(body.total).toBeGreaterThan(3);
+
+    const unknown = await fetch(`${webUrl}/api/users/99999/purchases`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({
+      statusCode: 404,
+      message: 'user 99999 has no purchase history',
+    });
+
+    const bad = await fetch(`${webUrl}/api/users?query=abc`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ statusCode: 400 });
+
+    const home = await fetch(`${webUrl}/`, { redirect: 'manual' });
+    expect(home.status).toBe(307);
+    expect(home.headers.get('location')).toBe('/retail_shop');
+  });
+});
+
+describe('/retail_shop', () => {
+  it('chooses a customer by typing, shows purchases, 12 cards and their explanations, follows a change and a reload', async () => {
+    const page = await newPage();
+    const polls = recordPolls(page);
+    await page.goto('/retail_shop');
+    await page.getByText('Choose a customer to begin').waitFor();
+
+    // Type part of the id: the list shows matching customers with how many products each bought.
+    await combobox(page).fill('1785');
+    const option = page.getByRole('option', { name: new RegExp(`^${FIRST}\\b`) });
+    await option.waitFor();
+    expect(await option.textContent()).toMatch(/\d+ products?/);
+    expect(await combobox(page).getAttribute('aria-expanded')).toBe('true');
+    await shot(page, '01-picker-typed-1785');
+    await option.click();
+
+    await waitForCustomer(page, FIRST);
+    const expectedPurchases = (await (await fetch(`${webUrl}/api/users/${FIRST}/purchases`)).json()) as {
+      purchases: { description: string }[];
+    };
+    const shownPurchases = await purchases(page).allTextContents();
+    expect(shownPurchases.length).toBe(Math.min(12, expectedPurchases.purchases.length));
+    expect(shownPurchases[0]).toContain(expectedPurchases.purchases[0]!.description);
+    expect(await cards(page).count()).toBe(12);
+    const firstIds = await productIds(page);
+    await expect(cards(page).first().locator('.match').textContent()).resolves.toMatch(
+      /^\s*(Excellent|Strong|Good|Some) match\s*$/,
+    );
+    await shot(page, '02-customer-17850');
+
+    // Hover a card: its tooltip, once the sentence is written, says why; the source is shown quietly.
+    const card = cards(page).nth(1);
+    await card.hover();
+    const sentence = await readyTooltip(card);
+    expect(sentence.length).toBeGreaterThan(20);
+    await expect(card.getByRole('tooltip').locator('.source').textContent()).resolves.toMatch(/template|AI/);
+    const tooltipId = await card.getByRole('tooltip').getAttribute('id');
+    expect(await card.getAttribute('aria-describedby')).toBe(tooltipId);
+    await shot(page, '03-tooltip-on-hover');
+
+    // Every explanation arrives, then the page stops polling.
+    await eventually(async () => (await page.getByText(/Writing explanations/).count()) === 0, 30_000);
+    const pollsWhenDone = polls.length;
+    await page.waitForTimeout(9_000); // longer than the longest backoff
+    expect(polls.length).toBe(pollsWhenDone);
+
+    // Another customer: the URL and both lists change.
+    await combobox(page).fill(SECOND);
+    await page.getByRole('option', { name: new RegExp(`^${SECOND}\\b`) }).click();
+    await waitForCustomer(page, SECOND);
+    const secondIds = await productIds(page);
+    expect(secondIds).not.toEqual(firstIds);
+    expect(await purchases(page).allTextContents()).not.toEqual(shownPurchases);
+    await shot(page, '04-changed-to-12347');
+
+    // A reload keeps the customer.
+    await page.reload();
+    await waitForCustomer(page, SECOND);
+    expect(await combobox(page).inputValue()).toBe(SECOND);
+    expect(await productIds(page)).toEqual(secondIds);
+    await shot(page, '05-after-reload');
+    await page.close();
+  }, 180_000);
+
+  it('works with the keyboard alone: choose a customer, tab to a card and read its tooltip', async () => {
+    const page = await newPage();
+    await page.goto('/retail_shop');
+    await page.keyboard.press('Tab');
+    expect(await page.locator('[role="combobox"]:focus').count()).toBe(1);
+    await page.keyboard.type(KEYBOARD.slice(0, 4));
+    await page.getByRole('option', { name: new RegExp(`^${KEYBOARD}\\b`) }).waitFor();
+    // Arrow down to the customer, Enter chooses it.
+    for (let i = 0; i < 50; i++) {
+      await page.keyboard.press('ArrowDown');
+      const active = await combobox(page).getAttribute('aria-activedescendant');
+      if (active && (await page.locator(`[id="${active}"]`).textContent())?.startsWith(KEYBOARD)) break;
+    }
+    await page.keyboard.press('Enter');
+    await waitForCustomer(page, KEYBOARD);
+
+    // Tab on until a card has the focus (past the "show all purchases" button, if any).
+    for (let i = 0; i < 10; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.locator('article.card:focus').count()) > 0) break;
+    }
+    expect(await page.locator('article.card:focus').count()).toBe(1);
+    const focusedId = await page.locator('article.card:focus').getAttribute('data-product-id');
+    const focused = page.locator(`article.card[data-product-id="${focusedId}"]`);
+    const tooltip = focused.getByRole('tooltip');
+    expect(await tooltip.isVisible()).toBe(true);
+    expect(await readyTooltip(focused)).not.toMatch(PENDING_TEXT);
+    await shot(page, '06-keyboard-focus-tooltip');
+
+    // The next card takes the tooltip with the focus; Escape hides it.
+    await page.keyboard.press('Tab');
+    const nextId = await page.locator('article.card:focus').getAttribute('data-product-id');
+    expect(nextId).not.toBe(focusedId);
+    const next = page.locator(`article.card[data-product-id="${nextId}"]`);
+    expect(await next.getByRole('tooltip').isVisible()).toBe(true);
+    expect(await tooltip.isVisible()).toBe(false);
+    await page.keyboard.press('Escape');
+    expect(await next.getByRole('tooltip').isVisible()).toBe(false);
+    await page.close();
+  }, 120_000);
+
+  it('says so while explanations are pending, and polls until they are written', async () => {
+    await stop(explanation); // nobody writes sentences for now
+    explanation = undefined;
+    const page = await newPage();
+    const polls = recordPolls(page);
+    try {
+      await page.goto(`/retail_shop?user=${PENDING}`);
+      await waitForCustomer(page, PENDING);
+      await page.getByText(/Writing explanations: 0 of 12 ready/).waitFor();
+      expect(await page.getByText('Explanation on its way…').count()).toBe(12);
+      const card = cards(page).first();
+      await card.hover();
+      await card.getByRole('tooltip').waitFor({ state: 'visible' });
+      expect(await card.getByRole('tooltip').textContent()).toMatch(PENDING_TEXT);
+      await eventually(async () => polls.length >= 3, 10_000);
+      await shot(page, '07-explanations-pending');
+    } finally {
+      await startExplanation(); // the recommendation events waited in their queue
+    }
+    expect(await readyTooltip(cards(page).first())).not.toMatch(PENDING_TEXT);
+    await eventually(async () => (await page.getByText(/Writing explanations/).count()) === 0, 30_000);
+    expect(await page.getByText('Explanation on its way…').count()).toBe(0);
+    expect(new Set(polls)).toEqual(new Set([PENDING]));
+    await shot(page, '08-explanations-written');
+    await page.close();
+  }, 120_000);
+
+  it('shows descriptions and explanations containing HTML as text, and runs none of it', async () => {
+    const payload = (tag: string) =>
+      `<script>window.__xss='${tag}'</script><img src=x onerror="window.__xss='${tag}-img'"><b>bold ${tag}</b>`;
+    const config = loadConfig();
+    const { rows: bought } = await db.query<{ product_id: string; description: string }>(
+      `SELECT ui.product_id, p.description FROM user_items ui JOIN products p USING (product_id)
+        WHERE ui.customer_id = $1 AND p.is_merchandise
+        ORDER BY ui.last_purchased_at DESC, ui.product_id LIMIT 1`,
+      [Number(HTML)],
+    );
+    const purchased = bought[0]!;
+    const ranked = (await (await fetch(`${webUrl}/api/users/${HTML}/recommendations`)).json()) as {
+      recommendations: { product_id: string; description: string }[];
+    };
+    const [described, explained] = ranked.recommendations;
+    // Let the explanation service finish this customer, then replace one sentence with markup.
+    await eventually(async () => {
+      const keys = ranked.recommendations.map((r) => explanationCacheKey(config, HTML, r.product_id));
+      return (await redis.mget(keys)).every(Boolean);
+    }, 30_000);
+    await redis.set(
+      explanationCacheKey(config, HTML, explained!.product_id),
+      JSON.stringify({ text: payload('explanation'), source: 'llm', status: 'ready' }),
+    );
+    await db.query(`UPDATE products SET description = $2 WHERE product_id = $1`, [
+      purchased.product_id,
+      payload('purchase'),
+    ]);
+    await db.query(`UPDATE products SET description = $2 WHERE product_id = $1`, [
+      described!.product_id,
+      payload('recommendation'),
+    ]);
+    const page = await newPage();
+    const dialogs: string[] = [];
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    try {
+      await page.goto(`/retail_shop?user=${HTML}`);
+      await waitForCustomer(page, HTML);
+
+      const showAll = page.getByRole('button', { name: /Show all/ });
+      if ((await showAll.count()) > 0) await showAll.click();
+      const purchase = page.locator(`section.purchases li[data-product-id="${purchased.product_id}"]`);
+      expect(await purchase.locator('.description').textContent()).toBe(payload('purchase'));
+      const card = page.locator(`article.card[data-product-id="${described!.product_id}"]`);
+      expect(await card.locator('h3').textContent()).toBe(payload('recommendation'));
+      expect(await card.locator('h3').innerHTML()).toContain('&lt;script&gt;');
+
+      const explainedCard = page.locator(`article.card[data-product-id="${explained!.product_id}"]`);
+      await explainedCard.hover();
+      expect(await readyTooltip(explainedCard)).toContain(payload('explanation'));
+      await page.screenshot({ path: path.join(SHOTS, '09-html-shown-as-text.png') }); // the top: 100+ purchases
+
+      expect(await page.locator('main b, main img, main script').count()).toBe(0);
+      expect(await page.evaluate('window.__xss')).toBeUndefined();
+      expect(dialogs).toEqual([]);
+    } finally {
+      await db.query(`UPDATE products SET description = $2 WHERE product_id = $1`, [
+        purchased.product_id,
+        purchased.description,
+      ]);
+      await db.query(`UPDATE products SET description = $2 WHERE product_id = $1`, [
+        described!.product_id,
+        described!.description,
+      ]);
+      await page.close();
+    }
+  }, 120_000);
+
+  it('explains an unknown customer, a wrong number and a customer whose products have no vector yet', async () => {
+    const page = await newPage();
+    await page.goto('/retail_shop?user=99999');
+    await page.getByText('Customer 99999 has no purchase history').waitFor();
+    await shot(page, '10-unknown-customer');
+
+    await page.goto('/retail_shop?user=abc');
+    await page.getByText('“abc” is not a customer number').waitFor();
+
+    // A customer with a single product, whose vector is taken away (and put back by the embedder).
+    const { rows } = await db.query<{ customer_id: number }>(
+      `SELECT customer_id FROM customers WHERE products_bought = 1 ORDER BY customer_id LIMIT 1`,
+    );
+    const lonely = String(rows[0]!.customer_id);
+    await db.query(
+      `DELETE FROM product_embeddings WHERE product_id IN (SELECT product_id FROM user_items WHERE customer_id = $1)`,
+      [Number(lonely)],
+    );
+    try {
+      await page.goto(`/retail_shop?user=${lonely}`);
+      await page.getByText('No recommendations for this customer yet').waitFor();
+      expect(await page.locator('.reason').textContent()).toMatch(
+        /none of the products this user bought has a vector/,
+      );
+      expect(await purchases(page).count()).toBe(1);
+      await shot(page, '11-no-vectors-yet');
+    } finally {
+      expect((await runCli('services/embedder/dist/embed.cli.js', ['--wait'])).code).toBe(0);
+    }
+    await page.close();
+  }, 120_000);
+
+  it('shows a loading state while the shop answers', async () => {
+    const page = await newPage();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/api\/users\/\d+\/recommendations\?/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`/retail_shop?user=${FIRST}`);
+    await page.getByText('Loading recommendations…').waitFor();
+    expect(await page.locator('.columns').getAttribute('aria-busy')).toBe('true');
+    await shot(page, '12-loading');
+    release();
+    await waitForCustomer(page, FIRST);
+    await page.close();
+  });
+
+  it('says when the gateway is down, and recovers with the retry button', async () => {
+    await stop(gateway);
+    const down = await fetch(`${webUrl}/api/users/${FIRST}/purchases`);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: expect.any(String),
+    });
+
+    const page = await newPage();
+    try {
+      await page.goto(`/retail_shop?user=${FIRST}`);
+      await page.getByText('The shop is unavailable right now').waitFor();
+      await combobox(page).fill('178');
+      await page.getByText('The customer list is unavailable right now.').waitFor();
+      await shot(page, '13-gateway-down');
+      await combobox(page).press('Escape');
+    } finally {
+      await startGateway();
+    }
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await waitForCustomer(page, FIRST);
+    await page.close();
+  }, 120_000);
+});
