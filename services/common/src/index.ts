@@ -25,3 +25,6 @@ export * from './explanations/prompt.js';
 export * from './explanations/openai-explainer.js';
 export * from './explanations/create-explanation-writer.js';
 export * from './explanations/explanation-cache.repository.js';
+export * from './metrics/service-metrics.js';
+export * from './metrics/metrics-server.js';
+export * from './queues/close-worker.js';

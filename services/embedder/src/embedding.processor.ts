@@ -5,7 +5,9 @@ import {
   type EmbeddingJobData,
   type EmbeddingJobResult,
   type EmbeddingProvider,
+  type ServiceMetrics,
 } from '@retail/common';
+import { METRICS } from '@retail/common/nest';
 import { EmbeddingRepository } from './embedding.repository.js';
 import { EMBEDDING_PROVIDER } from './tokens.js';
 
@@ -18,6 +20,7 @@ export class EmbeddingProcessor {
   constructor(
     private readonly repository: EmbeddingRepository,
     @Inject(EMBEDDING_PROVIDER) private readonly provider: EmbeddingProvider,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {}
 
   async process(data: EmbeddingJobData, signal?: AbortSignal): Promise<EmbeddingJobResult> {
@@ -37,9 +40,11 @@ export class EmbeddingProcessor {
       .map((t) => ({ ...t, textHash: sha256Hex(t.description) }))
       .filter((t) => t.textHash !== t.storedHash);
     if (todo.length > 0) {
-      const vectors = await this.provider.embed(
-        todo.map((t) => t.description),
-        signal,
+      const vectors = await this.metrics.timeModelCall('embedding', this.provider.model, () =>
+        this.provider.embed(
+          todo.map((t) => t.description),
+          signal,
+        ),
       );
       await this.repository.store(
         data.model,

@@ -4,11 +4,13 @@ import {
   EmbeddingProviderError,
   QueueNames,
   bullConnection,
+  closeWorker,
   type AppConfig,
   type EmbeddingJobData,
   type EmbeddingJobResult,
+  type ServiceMetrics,
 } from '@retail/common';
-import { APP_CONFIG } from '@retail/common/nest';
+import { APP_CONFIG, METRICS } from '@retail/common/nest';
 import { EmbeddingProcessor } from './embedding.processor.js';
 
 /**
@@ -25,6 +27,7 @@ export class EmbeddingWorker implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly processor: EmbeddingProcessor,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -42,12 +45,14 @@ export class EmbeddingWorker implements OnModuleInit, OnApplicationShutdown {
         maxStalledCount: 3,
       },
     );
-    this.worker.on('completed', (job, result) =>
-      this.logger.debug(`job ${job.id}: ${result.embedded} embedded, ${result.skipped} skipped`),
-    );
+    this.worker.on('completed', (job, result) => {
+      this.metrics.jobOutcomes.inc({ queue: QueueNames.Embeddings, outcome: 'completed' });
+      this.logger.debug(`job ${job.id}: ${result.embedded} embedded, ${result.skipped} skipped`);
+    });
     this.worker.on('failed', (job, error) => {
       const final =
         !job || job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
+      this.metrics.jobOutcomes.inc({ queue: QueueNames.Embeddings, outcome: final ? 'failed' : 'retried' });
       this.logger.warn(
         `job ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'} failed${final ? ' for good' : ', will retry'}: ${error.message}`,
       );
@@ -60,8 +65,7 @@ export class EmbeddingWorker implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // Lets the jobs in progress finish (or hands them back when they cannot), then disconnects.
-    await this.worker?.close();
+    await closeWorker(this.worker);
   }
 
   private async run(

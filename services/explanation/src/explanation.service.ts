@@ -5,7 +5,9 @@ import type {
   ExplanationCacheRepository,
   ExplanationWriter,
   RecommendationEvent,
+  ServiceMetrics,
 } from '@retail/common';
+import { METRICS } from '@retail/common/nest';
 import { PurchaseRanker } from './purchase-ranker.js';
 import { EXPLANATION_CACHE, EXPLANATION_WRITER } from './tokens.js';
 
@@ -33,6 +35,7 @@ export class ExplanationService {
     @Inject(EXPLANATION_WRITER) private readonly writer: ExplanationWriter,
     @Inject(EXPLANATION_CACHE) private readonly cache: ExplanationCacheRepository,
     private readonly ranker: PurchaseRanker,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {}
 
   async explain(event: RecommendationEvent): Promise<EventResult> {
@@ -42,6 +45,8 @@ export class ExplanationService {
       event.products.map((p) => p.product_id),
     );
     const missing = event.products.filter((_, i) => !cached[i]);
+    this.metrics.cacheLookups.inc({ result: 'hit' }, event.products.length - missing.length);
+    this.metrics.cacheLookups.inc({ result: 'miss' }, missing.length);
     const closest = this.ranker.closest(missing, event.purchases);
     const outcomes = await Promise.all(
       missing.map((product) => this.explainOnce(userId, product, closest.get(product.product_id) ?? [])),
@@ -78,7 +83,12 @@ export class ExplanationService {
       if ((await this.cache.getMany(userId, [product.product_id]))[0]) return 'elsewhere';
     }
     try {
-      const written = await this.writer.write({ productDescription: product.description, purchases });
+      const written = await this.metrics.timeModelCall(
+        'chat',
+        this.writer.name,
+        () => this.writer.write({ productDescription: product.description, purchases }),
+        (result) => (result.failed ? 'failed' : result.source),
+      );
       const value: CachedExplanation = {
         text: written.text,
         source: written.source,

@@ -1,7 +1,14 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Worker } from 'bullmq';
-import { QueueNames, bullConnection, type AppConfig, type RecommendationEvent } from '@retail/common';
-import { APP_CONFIG } from '@retail/common/nest';
+import {
+  QueueNames,
+  bullConnection,
+  closeWorker,
+  type AppConfig,
+  type RecommendationEvent,
+  type ServiceMetrics,
+} from '@retail/common';
+import { APP_CONFIG, METRICS } from '@retail/common/nest';
 import { ExplanationService, type EventResult } from './explanation.service.js';
 
 /**
@@ -16,6 +23,7 @@ export class ExplanationWorker implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly explanations: ExplanationService,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -32,22 +40,25 @@ export class ExplanationWorker implements OnModuleInit, OnApplicationShutdown {
         stalledInterval: this.config.workerLockMs,
       },
     );
-    this.worker.on('completed', (job, result) =>
+    this.worker.on('completed', (job, result) => {
+      this.metrics.jobOutcomes.inc({ queue: QueueNames.Explanations, outcome: 'completed' });
       this.logger.debug(
         `user ${job.data.user_id}: ${result.written} written, ${result.cached} cached, ${result.elsewhere} elsewhere`,
-      ),
-    );
-    this.worker.on('failed', (job, error) =>
+      );
+    });
+    this.worker.on('failed', (job, error) => {
+      const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1);
+      this.metrics.jobOutcomes.inc({ queue: QueueNames.Explanations, outcome: final ? 'failed' : 'retried' });
       this.logger.warn(
         `event ${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`,
-      ),
-    );
+      );
+    });
     this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
     const writer = this.config.llm.provider === 'openai' ? this.config.llm.model : 'template sentences';
     this.logger.log(`consuming "${QueueNames.Explanations}" with ${writer}, ${concurrency} events at once`);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.worker?.close();
+    await closeWorker(this.worker);
   }
 }

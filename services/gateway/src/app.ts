@@ -1,10 +1,13 @@
 import 'reflect-metadata';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { LoggerService } from '@nestjs/common';
-import type { AppConfig } from '@retail/common';
+import type { AppConfig, ServiceMetrics } from '@retail/common';
+import { METRICS } from '@retail/common/nest';
+import { mountQueueDashboard } from './dashboard/queue-dashboard.js';
 import { GatewayModule } from './gateway.module.js';
+import { QueuesService } from './queues/queues.service.js';
 
 /** Builds the gateway application (HTTP on Fastify, OpenAPI under /api/docs), not yet listening. */
 export async function createGateway(
@@ -20,6 +23,24 @@ export async function createGateway(
     logger,
   });
   app.enableShutdownHooks();
+  const fastify = app.getHttpAdapter().getInstance();
+
+  // HTTP latency of every answer, by route pattern (not by raw URL: ids would explode the series).
+  const metrics = app.get<ServiceMetrics>(METRICS);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    metrics.httpDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  await mountQueueDashboard(fastify, app.get(QueuesService).queues, config, new Logger('QueueDashboard'));
+
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -7,6 +7,7 @@ import { APP_CONFIG, CoreModule } from '@retail/common/nest';
 import { ExplanationsService } from './explanations/explanations.service.js';
 import { HealthController } from './health/health.controller.js';
 import { JsonErrorsFilter } from './http/json-errors.filter.js';
+import { MetricsController } from './metrics/metrics.controller.js';
 import { QueuesService } from './queues/queues.service.js';
 import {
   RECOMMENDATION_SERVICE,
@@ -32,7 +33,7 @@ export class GatewayModule {
           },
         ]),
       ],
-      controllers: [UsersController, HealthController],
+      controllers: [UsersController, HealthController, MetricsController],
       providers: [
         RecommendationClient,
         ExplanationsService,

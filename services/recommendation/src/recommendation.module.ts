@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import type { AppConfig } from '@retail/common';
 import { CoreModule } from '@retail/common/nest';
 import { HealthController } from './health/health.controller.js';
@@ -10,6 +11,7 @@ import { RecommendationsService } from './recommendations/recommendations.servic
 import { UsersController } from './users/users.controller.js';
 import { UsersRepository } from './users/users.repository.js';
 import { UsersService } from './users/users.service.js';
+import { RpcMetricsInterceptor } from './rpc-metrics.interceptor.js';
 
 @Module({})
 export class RecommendationModule {
@@ -25,6 +27,7 @@ export class RecommendationModule {
         RecommendationsService,
         RecommendationEventsPublisher,
         RecommendationRefresher,
+        { provide: APP_INTERCEPTOR, useClass: RpcMetricsInterceptor },
       ],
     };
   }

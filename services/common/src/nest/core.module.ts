@@ -1,15 +1,20 @@
+import type { Server } from 'node:http';
 import {
   Global,
   Inject,
   Injectable,
+  Logger,
   Module,
   type DynamicModule,
+  type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { loadConfig, type AppConfig } from '../config/config.js';
 import { connectDatabase, type Database } from '../db/database.js';
+import { startMetricsServer } from '../metrics/metrics-server.js';
+import { ServiceMetrics } from '../metrics/service-metrics.js';
 import { createRedis, type RedisClient } from '../redis/redis.js';
-import { APP_CONFIG, DATABASE, REDIS } from './tokens.js';
+import { APP_CONFIG, DATABASE, METRICS, REDIS } from './tokens.js';
 
 export interface CoreModuleOptions {
   /** Shown in pg_stat_activity and CLIENT LIST. */
@@ -31,9 +36,36 @@ class ConnectionsCloser implements OnApplicationShutdown {
   }
 }
 
+/** A worker's /metrics and /health over HTTP on METRICS_PORT (when set). */
+@Injectable()
+class MetricsEndpoint implements OnApplicationBootstrap, OnApplicationShutdown {
+  private server: Server | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(REDIS) private readonly redis: RedisClient,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.metricsPort <= 0) return;
+    this.server = await startMetricsServer(this.config.metricsPort, this.metrics, async () => {
+      const checks = await Promise.allSettled([this.db.query('SELECT 1'), this.redis.ping()]);
+      return checks.every((check) => check.status === 'fulfilled');
+    });
+    new Logger('Metrics').log(`/metrics and /health on port ${this.config.metricsPort}`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const server = this.server;
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+}
+
 /**
- * The configuration, the Postgres pool and a Redis client for request paths, for every NestJS service.
- * All are closed when the application shuts down.
+ * The configuration, the Postgres pool, a Redis client for request paths and the service's metrics, for
+ * every NestJS service. All are closed when the application shuts down.
  */
 @Global()
 @Module({})
@@ -58,9 +90,11 @@ export class CoreModule {
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) => createRedis(config.redisUrl, { name: options.applicationName }),
         },
+        { provide: METRICS, useValue: new ServiceMetrics(options.applicationName) },
         ConnectionsCloser,
+        MetricsEndpoint,
       ],
-      exports: [APP_CONFIG, DATABASE, REDIS],
+      exports: [APP_CONFIG, DATABASE, REDIS, METRICS],
     };
   }
 }

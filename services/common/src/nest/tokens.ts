@@ -2,3 +2,4 @@
 export const APP_CONFIG = 'APP_CONFIG';
 export const DATABASE = 'DATABASE';
 export const REDIS = 'REDIS';
+export const METRICS = 'METRICS';

@@ -6,8 +6,9 @@ import {
   type ExplanationSource,
   type ExplanationStatus,
   type RedisClient,
+  type ServiceMetrics,
 } from '@retail/common';
-import { APP_CONFIG, REDIS } from '@retail/common/nest';
+import { APP_CONFIG, METRICS, REDIS } from '@retail/common/nest';
 
 export interface ExplanationView {
   product_id: string;
@@ -21,7 +22,11 @@ export interface ExplanationView {
 export class ExplanationsService {
   private readonly cache: ExplanationCacheRepository;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig, @Inject(REDIS) redis: RedisClient) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(REDIS) redis: RedisClient,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
+  ) {
     this.cache = new ExplanationCacheRepository(redis, config);
   }
 
@@ -33,6 +38,9 @@ export class ExplanationsService {
     } catch {
       cached = productIds.map(() => undefined); // recommendations still answer while Redis is away
     }
+    const hits = cached.filter(Boolean).length;
+    this.metrics.cacheLookups.inc({ result: 'hit' }, hits);
+    this.metrics.cacheLookups.inc({ result: 'miss' }, cached.length - hits);
     return productIds.map((product_id, i) => {
       const hit = cached[i];
       return hit

@@ -16,8 +16,9 @@ import {
   type ListUsersResponse,
   type PurchasesResponse,
   type RecommendationsResponse,
+  type ServiceMetrics,
 } from '@retail/common';
-import { APP_CONFIG } from '@retail/common/nest';
+import { APP_CONFIG, METRICS } from '@retail/common/nest';
 
 export const RECOMMENDATION_SERVICE = 'RECOMMENDATION_SERVICE';
 
@@ -33,6 +34,7 @@ export class RecommendationClient implements OnApplicationShutdown {
   constructor(
     @Inject(RECOMMENDATION_SERVICE) private readonly client: ClientProxy,
     @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {
     this.timeoutMs = config.recommendation.timeoutMs;
   }
@@ -58,10 +60,15 @@ export class RecommendationClient implements OnApplicationShutdown {
   }
 
   private async call<T>(pattern: string, payload: unknown): Promise<T> {
+    const stop = this.metrics.rpcDuration.startTimer({ pattern });
     try {
-      return await lastValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.timeoutMs)));
+      const answer = await lastValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.timeoutMs)));
+      stop({ outcome: 'success' });
+      return answer;
     } catch (error) {
-      throw this.translate(error);
+      const translated = this.translate(error);
+      stop({ outcome: translated instanceof ServiceUnavailableException ? 'unavailable' : 'error' });
+      throw translated;
     }
   }
 

@@ -1,0 +1,77 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from '@nestjs/common';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
+import basicAuth from '@fastify/basic-auth';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig } from '@retail/common';
+
+export const DASHBOARD_PATH = '/admin/queues';
+/** The password used when none is set, outside production only. */
+export const DEVELOPMENT_PASSWORD = 'admin';
+const WEAK_PASSWORDS = new Set(['', 'admin', 'password', 'changeme', 'secret', 'queues']);
+
+function same(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * The operators' queue dashboard (bull-board) at /admin/queues, behind HTTP basic authentication with
+ * QUEUE_DASHBOARD_USER / QUEUE_DASHBOARD_PASSWORD. In production it refuses a missing or default password:
+ * the dashboard is then not mounted (the API keeps running) and the log says why.
+ */
+export async function mountQueueDashboard(
+  fastify: FastifyInstance,
+  queues: Queue[],
+  config: AppConfig,
+  logger: Logger,
+): Promise<boolean> {
+  const { user } = config.dashboard;
+  let password = config.dashboard.password ?? '';
+  if (config.nodeEnv === 'production' && WEAK_PASSWORDS.has(password)) {
+    logger.error(
+      `queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD to a real password (NODE_ENV=production refuses ${
+        password ? 'a default password' : 'no password'
+      })`,
+    );
+    return false;
+  }
+  if (!password) {
+    password = DEVELOPMENT_PASSWORD;
+    logger.warn(
+      `queue dashboard: user "${user}" with the development password; set QUEUE_DASHBOARD_PASSWORD`,
+    );
+  }
+
+  const board = new BullBoardFastifyAdapter();
+  board.setBasePath(DASHBOARD_PATH);
+  createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue)), serverAdapter: board });
+  await fastify.register(async (scope) => {
+    await scope.register(basicAuth, {
+      authenticate: { realm: 'retail queues' },
+      validate: (username, given, _request, _reply, done) =>
+        done(same(username, user) && same(given, password) ? undefined : new Error('wrong user or password')),
+    });
+    // A refused login answers here, like the rest of the API (JSON, no internals): bull-board's own
+    // error handler would otherwise turn it into an opaque error object.
+    scope.addHook('onRequest', (request, reply, done) => {
+      scope.basicAuth(request, reply, (error?: Error) => {
+        if (!error) return done();
+        void reply
+          .code(401)
+          .header('www-authenticate', 'Basic realm="retail queues", charset="UTF-8"')
+          .send({
+            statusCode: 401,
+            error: 'Unauthorized',
+            message: 'the queue dashboard needs its user and password',
+          });
+      });
+    });
+    await scope.register(board.registerPlugin(), { prefix: DASHBOARD_PATH });
+  });
+  return true;
+}

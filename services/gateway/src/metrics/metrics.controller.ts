@@ -1,0 +1,30 @@
+import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { ServiceMetrics } from '@retail/common';
+import { METRICS } from '@retail/common/nest';
+import { QueuesService } from '../queues/queues.service.js';
+
+/** GET /metrics: Prometheus text, with the depth of every queue read at scrape time. */
+@ApiExcludeController()
+@Controller('metrics')
+export class MetricsController {
+  constructor(
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
+    private readonly queues: QueuesService,
+  ) {}
+
+  @Get()
+  @Header('cache-control', 'no-store')
+  async scrape(@Res() reply: FastifyReply): Promise<void> {
+    try {
+      for (const [queue, counts] of Object.entries(await this.queues.counts())) {
+        for (const [state, value] of Object.entries(counts))
+          this.metrics.queueJobs.set({ queue, state }, value);
+      }
+    } catch {
+      // Redis is away: the other families still answer.
+    }
+    await reply.header('content-type', this.metrics.contentType).send(await this.metrics.metrics());
+  }
+}

@@ -1,0 +1,206 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import path from 'node:path';
+import { loadConfig, type Database, type RedisClient } from '@retail/common';
+import {
+  connectTestDatabase,
+  connectTestRedis,
+  eventually,
+  freePort,
+  resetDatabase,
+  resetRedis,
+  runCli,
+  startProcess,
+} from '@retail/common/testing';
+import { createGateway } from '../src/app.js';
+import { startStack, type TestStack } from './stack.js';
+
+const fixtures = path.join(import.meta.dirname, '..', '..', 'ingestion', 'test', 'fixtures');
+const PASSWORD = 'a-real-test-password';
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+let db: Database;
+let redis: RedisClient;
+let stack: TestStack;
+
+/** One sample value of a metric family, by labels (undefined when absent). */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const inside = line.slice(name.length + 1, line.lastIndexOf('}'));
+    if (Object.entries(labels).every(([k, v]) => inside.includes(`${k}="${v}"`))) {
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return undefined;
+}
+
+beforeAll(async () => {
+  db = await connectTestDatabase();
+  redis = connectTestRedis();
+  await resetDatabase(db);
+  await resetRedis(redis);
+  expect(
+    (await runCli('services/ingestion/dist/main.js', ['--file', path.join(fixtures, 'small.csv')])).code,
+  ).toBe(0);
+  stack = await startStack({ QUEUE_DASHBOARD_USER: 'ops', QUEUE_DASHBOARD_PASSWORD: PASSWORD });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  redis.disconnect();
+  await db.end();
+});
+
+describe('the queue dashboard', () => {
+  it('answers 401 without credentials, and shows the queues with them', async () => {
+    const anonymous = await fetch(`${stack.url}/admin/queues`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Basic/);
+    expect(await anonymous.json()).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
+    const wrong = await fetch(`${stack.url}/admin/queues`, {
+      headers: { authorization: basic('ops', 'guess') },
+    });
+    expect(wrong.status).toBe(401);
+    const api = await fetch(`${stack.url}/admin/queues/api/queues`, {
+      headers: { authorization: basic('ops', 'guess') },
+    });
+    expect(api.status).toBe(401);
+
+    const page = await fetch(`${stack.url}/admin/queues`, {
+      headers: { authorization: basic('ops', PASSWORD) },
+    });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    const queues = await fetch(`${stack.url}/admin/queues/api/queues`, {
+      headers: { authorization: basic('ops', PASSWORD) },
+    });
+    expect(queues.status).toBe(200);
+    const body = (await queues.json()) as { queues: { name: string; counts: Record<string, number> }[] };
+    expect(body.queues.map((q) => q.name).sort()).toEqual(['embeddings', 'explanations']);
+    // The ingestion queued one embedding job for the fixture's six products.
+    expect(body.queues.find((q) => q.name === 'embeddings')!.counts.waiting).toBe(1);
+  });
+
+  it('is not started in production with no password or a default one', async () => {
+    for (const password of [undefined, 'admin']) {
+      const config = loadConfig({
+        ...process.env,
+        NODE_ENV: 'production',
+        QUEUE_DASHBOARD_PASSWORD: password,
+        RECOMMENDATION_PORT: String(stack.config.recommendation.port),
+      });
+      const logs: string[] = [];
+      const record = (message: unknown) => void logs.push(String(message));
+      const gateway = await createGateway(config, { log: record, warn: record, error: record });
+      await gateway.listen(0, '127.0.0.1');
+      try {
+        const response = await fetch(`${await gateway.getUrl()}/admin/queues`, {
+          headers: { authorization: basic('admin', 'admin') },
+        });
+        expect(response.status).toBe(404);
+        expect(logs.join('\n')).toContain('queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD');
+        // The API itself still runs.
+        expect((await fetch(`${await gateway.getUrl()}/api/health`)).status).toBe(200);
+      } finally {
+        await gateway.close();
+      }
+    }
+  });
+});
+
+describe('/metrics', () => {
+  it('exposes HTTP latency, queue depth, service calls and cache lookups with real values', async () => {
+    expect((await runCli('services/embedder/dist/embed.cli.js', ['--wait'])).code).toBe(0);
+    for (let i = 0; i < 3; i++) await stack.get('/api/users/17850/recommendations');
+    await stack.get('/api/users/99999/recommendations');
+    await eventually(async () => {
+      const text = await (await fetch(`${stack.url}/metrics`)).text();
+      return (sample(text, 'retail_queue_jobs', { queue: 'explanations', state: 'waiting' }) ?? 0) >= 1;
+    });
+    const response = await fetch(`${stack.url}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await response.text();
+    expect(
+      sample(text, 'retail_http_request_duration_seconds_count', {
+        route: '/api/users/:user_id/recommendations',
+        status: '200',
+      }),
+    ).toBe(3);
+    expect(
+      sample(text, 'retail_http_request_duration_seconds_count', {
+        route: '/api/users/:user_id/recommendations',
+        status: '404',
+      }),
+    ).toBe(1);
+    expect(
+      sample(text, 'retail_rpc_duration_seconds_count', {
+        pattern: 'users.recommendations',
+        outcome: 'success',
+      }),
+    ).toBe(3);
+    expect(sample(text, 'retail_queue_jobs', { queue: 'embeddings', state: 'completed' })).toBe(1);
+    expect(sample(text, 'retail_queue_jobs', { queue: 'explanations', state: 'waiting' })).toBe(1);
+    expect(sample(text, 'retail_explanation_cache_lookups_total', { result: 'miss' })).toBe(9); // 3 answers x 3 products
+    expect(text).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('workers expose model calls by outcome and latency, job outcomes and cache lookups, and /health', async () => {
+    const port = await freePort();
+    const explanation = startProcess('services/explanation/dist/main.js', [], { METRICS_PORT: String(port) });
+    try {
+      await explanation.waitFor(/\/metrics and \/health on port/);
+      const text = await eventually(async () => {
+        const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return sample(body, 'retail_queue_job_outcomes_total', {
+          queue: 'explanations',
+          outcome: 'completed',
+        }) === 1
+          ? body
+          : undefined;
+      });
+      expect(
+        sample(text, 'retail_model_calls_total', { kind: 'chat', model: 'template', outcome: 'template' }),
+      ).toBe(3);
+      expect(
+        sample(text, 'retail_model_call_duration_seconds_count', { kind: 'chat', outcome: 'template' }),
+      ).toBe(3);
+      expect(sample(text, 'retail_explanation_cache_lookups_total', { result: 'miss' })).toBe(3);
+      expect(text).toContain('service="explanation"');
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'ok', service: 'explanation' });
+    } finally {
+      explanation.kill('SIGTERM');
+      await explanation.exited;
+    }
+
+    const embedderPort = await freePort();
+    const embedder = startProcess('services/embedder/dist/main.js', [], {
+      METRICS_PORT: String(embedderPort),
+    });
+    try {
+      await embedder.waitFor(/\/metrics and \/health on port/);
+      await db.query(
+        `UPDATE products SET description = 'WHITE METAL LANTERN LARGE' WHERE product_id = '71053'`,
+      );
+      expect((await runCli('services/embedder/dist/embed.cli.js', ['--wait'])).stdout).toContain(
+        'embedded 1,',
+      );
+      const text = await (await fetch(`http://127.0.0.1:${embedderPort}/metrics`)).text();
+      expect(
+        sample(text, 'retail_model_calls_total', {
+          kind: 'embedding',
+          model: 'local-hashed-ngrams-v1',
+          outcome: 'success',
+        }),
+      ).toBe(1);
+      expect(
+        sample(text, 'retail_queue_job_outcomes_total', { queue: 'embeddings', outcome: 'completed' }),
+      ).toBe(1);
+    } finally {
+      embedder.kill('SIGTERM');
+      await embedder.exited;
+    }
+  });
+});
