@@ -1,20 +1,23 @@
 #!/usr/bin/env node
 /**
- * `npm start`: the whole demo on this machine, without Docker — the database ready, the data ingested if
- * the database is empty, what is missing embedded, then every service and the page; it prints the URLs
- * and stops everything on Ctrl-C. It runs the same commands as the containers of docker-compose.yml.
+ * `npm start`: the whole demo on this machine, without Docker — the steps of infra/commands.json in order
+ * (migrations, ingestion if the database is empty, the embedder and what is missing embedded, then every
+ * service and the page, each waited for until healthy); it prints the URLs and stops everything on Ctrl-C.
+ * docker-compose.yml runs the same commands, one per container.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, REPO_ROOT, loadConfig, redactUrl, runMigrations } from '@retail/common';
+import { ConfigError, REPO_ROOT, loadConfig, redactUrl } from '@retail/common';
 
+/** One step of infra/commands.json: the commands docker-compose.yml runs, one per container. */
 interface Step {
   name: string;
+  kind: 'once' | 'service';
   command: string[];
-  env?: NodeJS.ProcessEnv;
-  /** A line in the output that says the service is up. */
-  ready?: RegExp;
+  env?: Record<string, string>;
+  /** A service is ready when GET http://127.0.0.1:<value of the variable `port`><path> answers 2xx. */
+  health?: { port: string; path: string };
 }
 
 const COLORS = [36, 35, 33, 32, 34, 31, 96];
@@ -26,23 +29,21 @@ function prefix(name: string, index: number): string {
   return process.stdout.isTTY ? `\x1b[${COLORS[index % COLORS.length]}m${label}\x1b[0m|` : `${label}|`;
 }
 
-function run(step: Step, index: number, longRunning: boolean): Promise<number | null> {
+/** Starts a step; resolves with its exit code (a `once` step) or as soon as it is spawned (a service). */
+function run(step: Step, index: number, env: NodeJS.ProcessEnv): Promise<number | null> {
+  const longRunning = step.kind === 'service';
   return new Promise((resolve, reject) => {
     const [command, ...args] = step.command;
     const child = spawn(command === 'node' ? process.execPath : command!, args, {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...step.env },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    if (longRunning) children.set(step.name, child);
-    let ready = !step.ready;
-    const onLine = (line: string) => {
-      process.stdout.write(`${prefix(step.name, index)} ${line}\n`);
-      if (!ready && step.ready?.test(line)) {
-        ready = true;
-        resolve(null);
-      }
-    };
+    if (longRunning) {
+      children.set(step.name, child);
+      child.once('spawn', () => resolve(null));
+    }
+    const onLine = (line: string) => process.stdout.write(`${prefix(step.name, index)} ${line}\n`);
     for (const stream of [child.stdout, child.stderr]) {
       let buffered = '';
       stream.on('data', (chunk: Buffer) => {
@@ -61,9 +62,26 @@ function run(step: Step, index: number, longRunning: boolean): Promise<number | 
         );
         void stopAll(1);
       }
-      if (!ready || !longRunning) resolve(code);
+      if (!longRunning) resolve(code);
     });
   });
+}
+
+/** Waits until the service's health URL answers 2xx. */
+async function waitHealthy(step: Step, env: NodeJS.ProcessEnv, timeoutMs = 180_000): Promise<void> {
+  if (!step.health) return;
+  const url = `http://127.0.0.1:${env[step.health.port]}${step.health.path}`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (stopping) return;
+    const ok = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${step.name} did not become healthy at ${url} within ${timeoutMs / 1000} s`);
 }
 
 async function stopAll(code: number): Promise<never> {
@@ -83,49 +101,40 @@ async function stopAll(code: number): Promise<never> {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (!existsSync(path.join(REPO_ROOT, 'services/gateway/dist/main.js'))) {
+  if (
+    !existsSync(path.join(REPO_ROOT, 'services/gateway/dist/main.js')) ||
+    !existsSync(path.join(REPO_ROOT, 'web/build'))
+  ) {
     throw new Error('the services are not built: run `npm run build` (or `npm run setup`) first');
   }
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
-  console.log(`database ${redactUrl(config.databaseUrl)}: applying migrations`);
-  await runMigrations(config.databaseUrl);
-
-  const oneShot = async (step: Step, index: number) => {
-    const code = await run(step, index, false);
-    if (code !== 0) throw new Error(`${step.command.join(' ')} failed (exit code ${code})`);
+  const { steps } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'infra/commands.json'), 'utf8')) as {
+    steps: Step[];
   };
-  await oneShot({ name: 'ingest', command: ['node', 'services/ingestion/dist/main.js', '--if-empty'] }, 0);
-
-  const services: Step[] = [
-    {
-      name: 'embedder',
-      command: ['node', 'services/embedder/dist/main.js'],
-      ready: /consuming "embeddings"/,
+  // The addresses the containers get from docker-compose.yml, on this machine.
+  const local: Record<string, Record<string, string>> = {
+    web: {
+      PORT: String(config.webPort),
+      HOST: '0.0.0.0',
+      GATEWAY_URL: `http://127.0.0.1:${config.gatewayPort}`,
     },
-    {
-      name: 'recommendation',
-      command: ['node', 'services/recommendation/dist/main.js'],
-      ready: /listening on tcp/,
-    },
-    {
-      name: 'explanation',
-      command: ['node', 'services/explanation/dist/main.js'],
-      ready: /consuming "explanations"/,
-    },
-    { name: 'gateway', command: ['node', 'services/gateway/dist/main.js'], ready: /listening on http/ },
-    {
-      name: 'web',
-      command: ['node', 'web/build/index.js'],
-      env: { PORT: String(config.webPort), GATEWAY_URL: `http://127.0.0.1:${config.gatewayPort}` },
-      ready: /Listening on/i,
-    },
-  ];
-  await run(services[0]!, 1, true);
-  // Whatever has no vector in the active model yet: queued, and followed until done.
-  await oneShot({ name: 'embed', command: ['node', 'services/embedder/dist/embed.cli.js', '--wait'] }, 2);
-  for (const [i, step] of services.slice(1).entries()) await run(step, i + 3, true);
+  };
+  console.log(`database ${redactUrl(config.databaseUrl)}, redis ${redactUrl(config.redisUrl)}`);
+  for (const [index, step] of steps.entries()) {
+    const env = {
+      ...process.env,
+      GATEWAY_PORT: String(config.gatewayPort),
+      WEB_PORT: String(config.webPort),
+      ...step.env,
+      ...local[step.name],
+    };
+    const code = await run(step, index, env);
+    if (step.kind === 'once' && code !== 0)
+      throw new Error(`${step.command.join(' ')} failed (exit code ${code})`);
+    await waitHealthy(step, env);
+  }
 
   console.log(
     [
@@ -133,8 +142,8 @@ async function main(): Promise<void> {
       'The demo is running:',
       `  storefront     http://localhost:${config.webPort}/retail_shop`,
       `  API            http://localhost:${config.gatewayPort}/api/users  (docs: http://localhost:${config.gatewayPort}/api/docs)`,
-      `  queues         http://localhost:${config.gatewayPort}/admin/queues  (user ${config.dashboard.user})`,
-      `  metrics        http://localhost:${config.gatewayPort}/metrics`,
+      `  queues         http://localhost:${config.gatewayPort}/admin/queues  (user ${config.dashboard.user}${config.dashboard.password ? '' : ', password admin'})`,
+      `  metrics        http://localhost:${config.gatewayPort}/metrics, workers on :9101-9103/metrics`,
       `  embeddings     ${config.embedding.provider} (${config.embedding.model}); explanations: ${config.llm.provider === 'openai' ? config.llm.model : 'template sentences'}`,
       'Press Ctrl-C to stop.',
       '',
