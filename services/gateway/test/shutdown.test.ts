@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import path from 'node:path';
+import type { Queue } from 'bullmq';
+import {
+  ExplanationCacheRepository,
+  QueueNames,
+  RECOMMENDATION_EVENT_NAME,
+  createQueue,
+  enqueueMissingEmbeddings,
+  loadConfig,
+  type Database,
+  type EmbeddingJobData,
+  type RecommendationEvent,
+  type RedisClient,
+} from '@retail/common';
+import {
+  FakeOpenAiServer,
+  chatCompletion,
+  connectTestDatabase,
+  connectTestRedis,
+  eventually,
+  resetDatabase,
+  resetRedis,
+  runCli,
+  startProcess,
+  type RunningProcess,
+} from '@retail/common/testing';
+import { startStack } from './stack.js';
+
+const fixtures = path.join(import.meta.dirname, '..', '..', 'ingestion', 'test', 'fixtures');
+/** The shutdown budget of every worker. */
+const SHUTDOWN_LIMIT_MS = 10_000;
+
+let db: Database;
+let redis: RedisClient;
+let fake: FakeOpenAiServer;
+
+/** Sends SIGTERM and resolves with how the process ended, or 'still running' past the limit. */
+async function terminate(process: RunningProcess): Promise<string> {
+  process.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    process.exited.then(({ code, signal }) => `exited (${signal ?? code})`),
+    new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), SHUTDOWN_LIMIT_MS))),
+  ]);
+  clearTimeout(timer);
+  if (outcome === 'still running') process.kill('SIGKILL');
+  return outcome;
+}
+
+beforeAll(async () => {
+  db = await connectTestDatabase();
+  redis = connectTestRedis();
+  fake = await FakeOpenAiServer.start();
+});
+
+afterAll(async () => {
+  await fake.close();
+  redis.disconnect();
+  await db.end();
+});
+
+beforeEach(async () => {
+  await resetDatabase(db);
+  await resetRedis(redis);
+  fake.reset();
+});
+
+describe('SIGTERM in the middle of work', () => {
+  it('the embedder finishes or hands back its batches, exits within 10 s, and no job is lost', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `S${String(i).padStart(3, '0')}`);
+    await db.query(
+      `INSERT INTO products (product_id, description, is_merchandise)
+       SELECT id, 'SHUTDOWN TEST PRODUCT ' || id, true FROM unnest($1::text[]) AS id`,
+      [ids],
+    );
+    const env = {
+      EMBEDDING_API_KEY: 'sk-shutdown',
+      EMBEDDING_BASE_URL: fake.baseUrl,
+      EMBEDDING_MODEL: 'shutdown-model',
+      EMBEDDING_BATCH_SIZE: '5',
+      EMBEDDING_CONCURRENCY: '1',
+      WORKER_LOCK_MS: '2000',
+    };
+    const config = loadConfig({ ...process.env, ...env });
+    const queue: Queue<EmbeddingJobData> = createQueue(QueueNames.Embeddings, config);
+    try {
+      fake.onEmbeddings((request) => {
+        const input = (request.body as { input: string[] }).input;
+        return {
+          delayMs: 1_500,
+          body: {
+            object: 'list',
+            data: input.map((_, index) => ({
+              object: 'embedding',
+              index,
+              embedding: Array.from({ length: 1024 }, (_, i) => Math.cos(i + index)),
+            })),
+          },
+        };
+      });
+      const queued = await enqueueMissingEmbeddings(db, queue, config);
+      expect(queued.jobs).toBe(4);
+      const worker = startProcess('services/embedder/dist/main.js', [], env);
+      await eventually(async () => fake.requestsTo('/embeddings').length >= 1, 30_000, 20);
+      expect(await terminate(worker)).toMatch(/^exited/);
+      expect(await queue.getJobCountByTypes('failed')).toBe(0);
+
+      fake.reset(); // a fast API for the next worker
+      const next = startProcess('services/embedder/dist/main.js', [], env);
+      try {
+        await eventually(async () => (await queue.getJobCountByTypes('completed')) === 4, 60_000, 100);
+      } finally {
+        await terminate(next);
+      }
+      const { rows } = await db.query(
+        `SELECT count(*) AS n FROM product_embeddings WHERE model = 'shutdown-model'`,
+      );
+      expect(rows[0].n).toBe(20);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('the explanation service finishes its sentences, exits within 10 s, and every explanation arrives', async () => {
+    const env = { LLM_API_KEY: 'sk-shutdown', LLM_BASE_URL: fake.baseUrl, WORKER_LOCK_MS: '2000' };
+    const config = loadConfig({ ...process.env, ...env });
+    const events: Queue<RecommendationEvent> = createQueue(QueueNames.Explanations, config);
+    const cache = new ExplanationCacheRepository(redis, config);
+    try {
+      fake.onChat(() => ({
+        delayMs: 1_500,
+        body: chatCompletion('It sits nicely beside the things you bought.'),
+      }));
+      for (const user of ['1', '2', '3']) {
+        await events.add(
+          RECOMMENDATION_EVENT_NAME,
+          {
+            model: config.embedding.model,
+            user_id: user,
+            created_at: new Date().toISOString(),
+            products: ['A', 'B', 'C', 'D'].map((id) => ({ product_id: id, description: `PRODUCT ${id}` })),
+            purchases: [{ product_id: 'P', description: 'SOMETHING BOUGHT BEFORE' }],
+          },
+          { jobId: `shutdown-${user}` },
+        );
+      }
+      const worker = startProcess('services/explanation/dist/main.js', [], env);
+      await eventually(async () => fake.requestsTo('/chat/completions').length >= 1, 30_000, 20);
+      expect(await terminate(worker)).toMatch(/^exited/);
+
+      fake.onChat(() => ({ body: chatCompletion('It sits nicely beside the things you bought.') }));
+      const next = startProcess('services/explanation/dist/main.js', [], env);
+      try {
+        for (const user of ['1', '2', '3']) {
+          const found = await eventually(async () => {
+            const cached = await cache.getMany(user, ['A', 'B', 'C', 'D']);
+            return cached.every(Boolean) ? cached : undefined;
+          }, 60_000);
+          for (const explanation of found)
+            expect(explanation).toMatchObject({ source: 'llm', status: 'ready' });
+        }
+      } finally {
+        await terminate(next);
+      }
+      expect(await events.getJobCountByTypes('failed')).toBe(0);
+    } finally {
+      await events.close();
+    }
+  });
+
+  it('the recommendation service publishes the events of the answers it gave, then exits within 10 s', async () => {
+    expect(
+      (await runCli('services/ingestion/dist/main.js', ['--file', path.join(fixtures, 'small.csv')])).code,
+    ).toBe(0);
+    expect((await runCli('services/embedder/dist/embed.cli.js', ['--wait'])).code).toBe(0);
+    const stack = await startStack();
+    const events: Queue<RecommendationEvent> = createQueue(QueueNames.Explanations, stack.config);
+    try {
+      const answers = await Promise.all(
+        ['12583', '13047', '17850'].map((user) => stack.get(`/api/users/${user}/recommendations`)),
+      );
+      for (const answer of answers) expect(answer.status).toBe(200);
+      expect(await terminate(stack.recommendation)).toMatch(/^exited/);
+      expect(await events.getJobCountByTypes('waiting')).toBe(3);
+    } finally {
+      await events.close();
+      await stack.gateway.close();
+    }
+  });
+});
