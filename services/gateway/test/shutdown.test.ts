@@ -102,7 +102,7 @@ describe('SIGTERM in the middle of work', () => {
       const queued = await enqueueMissingEmbeddings(db, queue, config);
       expect(queued.jobs).toBe(4);
       const worker = startProcess('services/embedder/dist/main.js', [], env);
-      await eventually(async () => fake.requestsTo('/embeddings').length >= 1, 30_000, 20);
+      await eventually(() => Promise.resolve(fake.requestsTo('/embeddings').length >= 1), 30_000, 20);
       expect(await terminate(worker)).toMatch(/^exited/);
       expect(await queue.getJobCountByTypes('failed')).toBe(0);
 
@@ -146,7 +146,7 @@ describe('SIGTERM in the middle of work', () => {
         );
       }
       const worker = startProcess('services/explanation/dist/main.js', [], env);
-      await eventually(async () => fake.requestsTo('/chat/completions').length >= 1, 30_000, 20);
+      await eventually(() => Promise.resolve(fake.requestsTo('/chat/completions').length >= 1), 30_000, 20);
       expect(await terminate(worker)).toMatch(/^exited/);
 
       fake.onChat(() => ({ body: chatCompletion('It sits nicely beside the things you bought.') }));
