@@ -81,6 +81,12 @@ async function newPage(): Promise<Page> {
   return page;
 }
 
+/** Opens `url` and waits until the page is interactive (typed keys would be lost before hydration). */
+async function open(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+}
+
 const cards = (page: Page) => page.locator('article.card');
 const purchases = (page: Page) => page.locator('section.purchases li');
 const combobox = (page: Page) => page.getByRole('combobox', { name: 'Customer' });
@@ -204,7 +210,7 @@ describe('/retail_shop', () => {
   it('chooses a customer by typing, shows purchases, 12 cards and their explanations, follows a change and a reload', async () => {
     const page = await newPage();
     const polls = recordPolls(page);
-    await page.goto('/retail_shop');
+    await open(page, '/retail_shop');
     await page.getByText('Choose a customer to begin').waitFor();
 
     // Type part of the id: the list shows matching customers with how many products each bought.
@@ -266,7 +272,7 @@ describe('/retail_shop', () => {
 
   it('works with the keyboard alone: choose a customer, tab to a card and read its tooltip', async () => {
     const page = await newPage();
-    await page.goto('/retail_shop');
+    await open(page, '/retail_shop');
     await page.keyboard.press('Tab');
     expect(await page.locator('[role="combobox"]:focus').count()).toBe(1);
     await page.keyboard.type(KEYBOARD.slice(0, 4));
@@ -311,7 +317,7 @@ describe('/retail_shop', () => {
     const page = await newPage();
     const polls = recordPolls(page);
     try {
-      await page.goto(`/retail_shop?user=${PENDING}`);
+      await open(page, `/retail_shop?user=${PENDING}`);
       await waitForCustomer(page, PENDING);
       await page.getByText(/Writing explanations: 0 of 12 ready/).waitFor();
       expect(await page.getByText('Explanation on its way…').count()).toBe(12);
@@ -371,7 +377,7 @@ describe('/retail_shop', () => {
       void dialog.dismiss();
     });
     try {
-      await page.goto(`/retail_shop?user=${HTML}`);
+      await open(page, `/retail_shop?user=${HTML}`);
       await waitForCustomer(page, HTML);
 
       const showAll = page.getByRole('button', { name: /Show all/ });
@@ -405,11 +411,11 @@ describe('/retail_shop', () => {
 
   it('explains an unknown customer, a wrong number and a customer whose products have no vector yet', async () => {
     const page = await newPage();
-    await page.goto('/retail_shop?user=99999');
+    await open(page, '/retail_shop?user=99999');
     await page.getByText('Customer 99999 has no purchase history').waitFor();
     await shot(page, '10-unknown-customer');
 
-    await page.goto('/retail_shop?user=abc');
+    await open(page, '/retail_shop?user=abc');
     await page.getByText('“abc” is not a customer number').waitFor();
 
     // A customer with a single product, whose vector is taken away (and put back by the embedder).
@@ -422,7 +428,7 @@ describe('/retail_shop', () => {
       [Number(lonely)],
     );
     try {
-      await page.goto(`/retail_shop?user=${lonely}`);
+      await open(page, `/retail_shop?user=${lonely}`);
       await page.getByText('No recommendations for this customer yet').waitFor();
       expect(await page.locator('.reason').textContent()).toMatch(
         /none of the products this user bought has a vector/,
@@ -443,7 +449,7 @@ describe('/retail_shop', () => {
       await held;
       await route.continue();
     });
-    await page.goto(`/retail_shop?user=${FIRST}`);
+    await open(page, `/retail_shop?user=${FIRST}`);
     await page.getByText('Loading recommendations…').waitFor();
     expect(await page.locator('.columns').getAttribute('aria-busy')).toBe('true');
     await shot(page, '12-loading');
@@ -464,7 +470,7 @@ describe('/retail_shop', () => {
 
     const page = await newPage();
     try {
-      await page.goto(`/retail_shop?user=${FIRST}`);
+      await open(page, `/retail_shop?user=${FIRST}`);
       await page.getByText('The shop is unavailable right now').waitFor();
       await combobox(page).fill('178');
       await page.getByText('The customer list is unavailable right now.').waitFor();
