@@ -61,14 +61,11 @@ export async function mountQueueDashboard(
     scope.addHook('onRequest', (request, reply, done) => {
       scope.basicAuth(request, reply, (error?: Error) => {
         if (!error) return done();
-        void reply
-          .code(401)
-          .header('www-authenticate', 'Basic realm="retail queues", charset="UTF-8"')
-          .send({
-            statusCode: 401,
-            error: 'Unauthorized',
-            message: 'the queue dashboard needs its user and password',
-          });
+        void reply.code(401).header('www-authenticate', 'Basic realm="retail queues", charset="UTF-8"').send({
+          statusCode: 401,
+          error: 'Unauthorized',
+          message: 'the queue dashboard needs its user and password',
+        });
       });
     });
     await scope.register(board.registerPlugin(), { prefix: DASHBOARD_PATH });
