@@ -28,3 +28,4 @@ export * from './explanations/explanation-cache.repository.js';
 export * from './metrics/service-metrics.js';
 export * from './metrics/metrics-server.js';
 export * from './queues/close-worker.js';
+export * from './embeddings/product-embeddings.repository.js';

@@ -16,7 +16,7 @@ import {
   resetRedis,
   runCli,
 } from '@retail/common/testing';
-import { startStack, type TestStack } from './stack.js';
+import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 const fixtures = path.join(import.meta.dirname, '..', '..', 'ingestion', 'test', 'fixtures');
 
@@ -30,10 +30,7 @@ beforeAll(async () => {
   redis = connectTestRedis();
   await resetDatabase(db);
   await resetRedis(redis);
-  expect(
-    (await runCli('services/ingestion/dist/main.js', ['--file', path.join(fixtures, 'small.csv')])).code,
-  ).toBe(0);
-  expect((await runCli('services/embedder/dist/embed.cli.js', ['--wait'])).code).toBe(0);
+  await loadCatalog('small.csv');
   stack = await startStack();
   events = createQueue<RecommendationEvent>(QueueNames.Explanations, stack.config);
 });

@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Database, RedisClient } from '@retail/common';
-import {
-  connectTestDatabase,
-  connectTestRedis,
-  resetDatabase,
-  resetRedis,
-  runCli,
-} from '@retail/common/testing';
-import { startStack, type TestStack } from './stack.js';
+import { connectTestDatabase, connectTestRedis, resetDatabase, resetRedis } from '@retail/common/testing';
+import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 const MODEL = 'local-hashed-ngrams-v1';
 const TOP_N = 12;
@@ -28,8 +22,7 @@ beforeAll(async () => {
   redis = connectTestRedis();
   await resetDatabase(db);
   await resetRedis(redis);
-  expect((await runCli('services/ingestion/dist/main.js', ['--no-embeddings'])).code).toBe(0);
-  expect((await runCli('services/embedder/dist/embed.cli.js', ['--wait'])).code).toBe(0);
+  await loadCatalog();
   stack = await startStack();
 });
 

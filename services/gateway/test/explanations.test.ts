@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import path from 'node:path';
 import type { Queue } from 'bullmq';
 import {
   QueueNames,
@@ -14,13 +13,10 @@ import {
   eventually,
   resetDatabase,
   resetRedis,
-  runCli,
   startProcess,
   type RunningProcess,
 } from '@retail/common/testing';
-import { startStack, type TestStack } from './stack.js';
-
-const fixtures = path.join(import.meta.dirname, '..', '..', 'ingestion', 'test', 'fixtures');
+import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 let db: Database;
 let redis: RedisClient;
@@ -33,10 +29,7 @@ beforeAll(async () => {
   redis = connectTestRedis();
   await resetDatabase(db);
   await resetRedis(redis);
-  expect(
-    (await runCli('services/ingestion/dist/main.js', ['--file', path.join(fixtures, 'small.csv')])).code,
-  ).toBe(0);
-  expect((await runCli('services/embedder/dist/embed.cli.js', ['--wait'])).code).toBe(0);
+  await loadCatalog('small.csv');
   stack = await startStack();
   events = createQueue<RecommendationEvent>(QueueNames.Explanations, stack.config);
 });

@@ -1,7 +1,26 @@
+import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type AppConfig } from '@retail/common';
-import { freePort, startProcess, type RunningProcess } from '@retail/common/testing';
+import { freePort, runCli, startProcess, type RunningProcess } from '@retail/common/testing';
 import { createGateway } from '../src/app.js';
+
+/** The ingestion's test fixtures. */
+export const FIXTURES = path.join(import.meta.dirname, '..', '..', 'ingestion', 'test', 'fixtures');
+
+/**
+ * Loads a catalog through the CLIs, as an operator would: a fixture file (or, without one, the real data
+ * set), then its vectors with the local provider unless `embed` is false.
+ */
+export async function loadCatalog(fixture?: string, { embed = true } = {}): Promise<void> {
+  const ingest = await runCli(
+    'services/ingestion/dist/main.js',
+    fixture ? ['--file', path.join(FIXTURES, fixture)] : ['--no-embeddings'],
+  );
+  if (ingest.code !== 0) throw new Error(`ingestion failed:\n${ingest.stderr}`);
+  if (!embed) return;
+  const embedded = await runCli('services/embedder/dist/embed.cli.js', ['--wait']);
+  if (embedded.code !== 0) throw new Error(`embedding failed:\n${embedded.stdout}${embedded.stderr}`);
+}
 
 /** The recommendation service as its own process (as in production), and the gateway in this process. */
 export interface TestStack {

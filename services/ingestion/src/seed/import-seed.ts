@@ -6,9 +6,10 @@ import {
   sha256Hex,
   withTransaction,
   type Database,
+  type ProductVector,
 } from '@retail/common';
 import { IngestionInputError } from '../errors.js';
-import { SeedRepository, type NewSeedVector } from './seed.repository.js';
+import { SeedRepository } from './seed.repository.js';
 
 export interface ImportResult {
   file: string;
@@ -49,7 +50,7 @@ export async function importSeed(db: Database, dir: string, model: string): Prom
     );
   }
 
-  const vectors: (NewSeedVector & { description: string })[] = [];
+  const vectors: (ProductVector & { description: string })[] = [];
   for (const [key, value] of Object.entries(parsed as Record<string, SeedEntry>)) {
     const entry = value ?? {};
     const productId = (typeof entry.product_id === 'string' ? entry.product_id : key).trim().toUpperCase();

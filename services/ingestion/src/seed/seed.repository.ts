@@ -1,15 +1,14 @@
-import { vectorLiteral, type Database, type DatabaseClient } from '@retail/common';
+import {
+  ProductEmbeddingsRepository,
+  type Database,
+  type DatabaseClient,
+  type ProductVector,
+} from '@retail/common';
 
 export interface SeedVector {
   productId: string;
   description: string;
   embedding: Float32Array;
-}
-
-export interface NewSeedVector {
-  productId: string;
-  textHash: string;
-  vector: Float32Array;
 }
 
 /** SQL of the seed interchange files (DESIGN.md, "Data rules"). */
@@ -55,23 +54,7 @@ export class SeedRepository {
   }
 
   /** Upserts vectors for `model` on the transaction's client. */
-  async storeVectors(client: DatabaseClient, model: string, vectors: NewSeedVector[]): Promise<void> {
-    const chunk = 500;
-    for (let i = 0; i < vectors.length; i += chunk) {
-      const part = vectors.slice(i, i + chunk);
-      await client.query(
-        `INSERT INTO product_embeddings (model, product_id, text_hash, embedding)
-         SELECT $1, t.product_id, t.text_hash, t.embedding::vector
-           FROM unnest($2::text[], $3::text[], $4::text[]) AS t(product_id, text_hash, embedding)
-         ON CONFLICT (model, product_id) DO UPDATE
-           SET text_hash = excluded.text_hash, embedding = excluded.embedding, created_at = now()`,
-        [
-          model,
-          part.map((v) => v.productId),
-          part.map((v) => v.textHash),
-          part.map((v) => vectorLiteral(v.vector)),
-        ],
-      );
-    }
+  storeVectors(client: DatabaseClient, model: string, vectors: ProductVector[]): Promise<void> {
+    return new ProductEmbeddingsRepository(client).upsert(model, vectors);
   }
 }
