@@ -16,19 +16,32 @@ import { RecommendationsRepository } from './recommendations.repository.js';
 
 /** Event ids remembered as published, to skip Redis for repeats (a bounded, insertion-ordered set). */
 const REMEMBERED_EVENTS = 50_000;
+/** Answers are gathered this long, then published together (one SQL statement, one Redis round trip). */
+const BATCH_MS = 20;
+const MAX_BATCH = 500;
+
+interface PendingEvent {
+  id: string;
+  userId: number;
+  products: RecommendedProduct[];
+}
 
 /**
  * Publishes a durable recommendation event (BullMQ queue `explanations`) for each answer, after the
- * answer has gone: the products shown and what the user bought. Repeats (same user, products and
- * purchases) have the same job id and are not queued again; those already published by this process are
- * not even sent to Redis.
+ * answer has gone: the products shown and what the user bought. Events are gathered for BATCH_MS and
+ * published together, so that a burst of answers costs one statement and one Redis round trip. Repeats
+ * (same user, products and purchases) have the same job id and are not queued again; those already
+ * published by this process are not even sent to Redis. An event that cannot be published (Redis down)
+ * is not remembered: the next identical answer publishes it again.
  */
 @Injectable()
 export class RecommendationEventsPublisher implements OnApplicationShutdown {
   private readonly logger = new Logger(RecommendationEventsPublisher.name);
   private readonly queue: Queue<RecommendationEvent>;
   private readonly published = new Set<string>();
-  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly pending = new Map<string, PendingEvent>();
+  private readonly flushing = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
   private readonly model: string;
 
   constructor(
@@ -39,7 +52,7 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
     this.queue = createQueue<RecommendationEvent>(QueueNames.Explanations, config);
   }
 
-  /** Starts publishing in the background; failures are logged, and the next request tries again. */
+  /** Schedules the event of an answer; returns at once. */
   publishSoon(userId: number, purchasesHash: string, products: RecommendedProduct[]): void {
     const id = recommendationEventId(
       this.model,
@@ -47,21 +60,16 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
       products.map((p) => p.product_id),
       purchasesHash,
     );
-    if (this.published.has(id) || this.inFlight.has(id)) return;
-    const work = this.publish(id, userId, products)
-      .then(() => this.remember(id))
-      .catch((error: unknown) =>
-        this.logger.warn(
-          `recommendation event for user ${userId} not queued yet: ${(error as Error).message}`,
-        ),
-      )
-      .finally(() => this.inFlight.delete(id));
-    this.inFlight.set(id, work);
+    if (this.published.has(id) || this.pending.has(id)) return;
+    this.pending.set(id, { id, userId, products });
+    if (this.pending.size >= MAX_BATCH) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), BATCH_MS);
   }
 
-  /** Waits for the events being published (tests, shutdown). */
+  /** Publishes what is pending and waits for every publication in progress (tests, shutdown). */
   async settle(): Promise<void> {
-    await Promise.all(this.inFlight.values());
+    this.flush();
+    await Promise.all(this.flushing);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -69,15 +77,40 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
     await this.queue.close();
   }
 
-  private async publish(id: string, userId: number, products: RecommendedProduct[]): Promise<void> {
-    const event: RecommendationEvent = {
-      model: this.model,
-      user_id: String(userId),
-      products: products.map(({ product_id, description }) => ({ product_id, description })),
-      purchases: await this.repository.purchaseContext(userId, MAX_EVENT_PURCHASES),
-      created_at: new Date().toISOString(),
-    };
-    await this.queue.add(RECOMMENDATION_EVENT_NAME, event, { ...recommendationEventOptions(), jobId: id });
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending.values()];
+    this.pending.clear();
+    const work = this.publish(batch)
+      .catch((error: unknown) =>
+        this.logger.warn(`${batch.length} recommendation events not queued yet: ${(error as Error).message}`),
+      )
+      .finally(() => this.flushing.delete(work));
+    this.flushing.add(work);
+  }
+
+  private async publish(batch: PendingEvent[]): Promise<void> {
+    const contexts = await this.repository.purchaseContexts(
+      [...new Set(batch.map((event) => event.userId))],
+      MAX_EVENT_PURCHASES,
+    );
+    const createdAt = new Date().toISOString();
+    await this.queue.addBulk(
+      batch.map((event) => ({
+        name: RECOMMENDATION_EVENT_NAME,
+        data: {
+          model: this.model,
+          user_id: String(event.userId),
+          products: event.products.map(({ product_id, description }) => ({ product_id, description })),
+          purchases: contexts.get(event.userId) ?? [],
+          created_at: createdAt,
+        },
+        opts: { ...recommendationEventOptions(), jobId: event.id },
+      })),
+    );
+    for (const event of batch) this.remember(event.id);
   }
 
   private remember(id: string): void {

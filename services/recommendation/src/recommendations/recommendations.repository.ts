@@ -34,16 +34,18 @@ export class RecommendationsRepository {
       product_ids: string[] | null;
       descriptions: string[] | null;
       scores: number[] | null;
-    }>(
-      `SELECT c.customer_id, c.purchases_hash, r.purchased_with_vectors,
+    }>({
+      // A named statement: planned once per connection (planning cost more than running it).
+      name: 'recommendations.find-list',
+      text: `SELECT c.customer_id, c.purchases_hash, r.purchased_with_vectors,
               r.product_ids[1:$3] AS product_ids, r.descriptions[1:$3] AS descriptions, r.scores[1:$3] AS scores,
               coalesce(r.purchases_hash = c.purchases_hash AND r.vectors_version = coalesce(m.version, 0), false) AS fresh
          FROM customers c
          LEFT JOIN embedding_models m ON m.model = $2
          LEFT JOIN user_recommendations r ON r.customer_id = c.customer_id AND r.model = $2
         WHERE c.customer_id = $1`,
-      [customerId, model, topN],
-    );
+      values: [customerId, model, topN],
+    });
     const row = rows[0];
     if (!row) return undefined;
     return {
@@ -180,16 +182,26 @@ export class RecommendationsRepository {
     return rows[0]?.updated_at;
   }
 
-  /** The merchandise the user bought, most often bought first: the context of the explanations. */
-  async purchaseContext(customerId: number, limit: number): Promise<EventProduct[]> {
-    const { rows } = await this.db.query<EventProduct>(
-      `SELECT ui.product_id, p.description
-         FROM user_items ui JOIN products p ON p.product_id = ui.product_id AND p.is_merchandise
-        WHERE ui.customer_id = $1
-        ORDER BY ui.times_bought DESC, ui.last_purchased_at DESC, ui.product_id
-        LIMIT $2`,
-      [customerId, limit],
-    );
-    return rows;
+  /**
+   * For each customer, the merchandise they bought, most often bought first (at most `limit`): the context
+   * of the explanations. One statement for a whole batch of events.
+   */
+  async purchaseContexts(customerIds: number[], limit: number): Promise<Map<number, EventProduct[]>> {
+    const { rows } = await this.db.query<EventProduct & { customer_id: number }>({
+      name: 'recommendations.purchase-contexts',
+      text: `SELECT customer_id, product_id, description
+               FROM (SELECT ui.customer_id, ui.product_id, p.description,
+                            row_number() OVER (PARTITION BY ui.customer_id
+                                               ORDER BY ui.times_bought DESC, ui.last_purchased_at DESC, ui.product_id) AS rank
+                       FROM user_items ui JOIN products p ON p.product_id = ui.product_id AND p.is_merchandise
+                      WHERE ui.customer_id = ANY($1::int[])) ranked
+              WHERE rank <= $2
+              ORDER BY customer_id, rank`,
+      values: [customerIds, limit],
+    });
+    const contexts = new Map<number, EventProduct[]>(customerIds.map((id) => [id, []]));
+    for (const row of rows)
+      contexts.get(row.customer_id)?.push({ product_id: row.product_id, description: row.description });
+    return contexts;
   }
 }
