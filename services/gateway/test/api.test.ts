@@ -118,15 +118,16 @@ describe('GET /api/users/{user_id}/recommendations', () => {
   });
 
   it('publishes one durable recommendation event per distinct answer, with the closest purchases', async () => {
-    await resetRedis(redis);
+    const eventsOf = async (user: string) =>
+      (await events.getJobs(['waiting'])).filter((job) => job.data.user_id === user);
     await stack.get('/api/users/13047/recommendations?top_n=2');
     await stack.get('/api/users/13047/recommendations?top_n=2');
     const jobs = await eventually(async () => {
-      const found = await events.getJobs(['waiting']);
+      const found = await eventsOf('13047');
       return found.length > 0 ? found : undefined;
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(await events.getJobCountByTypes('waiting')).toBe(1);
+    expect(await eventsOf('13047')).toHaveLength(1);
     const event = jobs[0]!.data;
     expect(event.user_id).toBe('13047');
     expect(event.model).toBe('local-hashed-ngrams-v1');
@@ -136,7 +137,7 @@ describe('GET /api/users/{user_id}/recommendations', () => {
     expect(event.purchases.map((p) => p.product_id).sort()).toEqual(['21754', '22632', '22633']);
     // A different answer (other products) is a different event.
     await stack.get('/api/users/13047/recommendations?top_n=3');
-    await eventually(async () => (await events.getJobCountByTypes('waiting')) === 2);
+    await eventually(async () => (await eventsOf('13047')).length === 2);
   });
 
   it('gives an empty list with a reason to a user whose products have no vector yet', async () => {
