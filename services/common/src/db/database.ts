@@ -43,6 +43,8 @@ export interface DatabaseOptions {
   /** Pool size; the default suits a service, a CLI may want fewer. */
   max?: number;
   applicationName?: string;
+  /** Connections to open at once (a request path should not pay for opening them). */
+  warm?: number;
 }
 
 /**
@@ -75,6 +77,8 @@ export async function connectDatabase(url: string, options: DatabaseOptions = {}
       `SELECT oid::int AS oid FROM pg_type WHERE typname IN ('vector', 'halfvec')`,
     );
     for (const row of rows) parsers.set(row.oid, parseVector);
+    const warm = Math.min(options.warm ?? 0, options.max ?? 10);
+    await Promise.all(Array.from({ length: warm }, () => pool.query('SELECT 1')));
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw new DatabaseUnavailableError(url, error);

@@ -22,8 +22,8 @@ export interface RecommendationEvent {
   created_at: string;
 }
 
-/** Purchases carried by one event: enough context for anyone (the heaviest buyer has about 1,800). */
-export const MAX_EVENT_PURCHASES = 500;
+/** Purchases carried by one event: the user's 100 most bought, plenty to find the few closest to a product. */
+export const MAX_EVENT_PURCHASES = 100;
 
 export const RECOMMENDATION_EVENT_NAME = 'recommendations-shown';
 
