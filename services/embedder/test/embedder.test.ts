@@ -17,6 +17,7 @@ import {
 import {
   FakeOpenAiServer,
   apiError,
+  embeddingsAnswer,
   connectTestDatabase,
   connectTestRedis,
   eventually,
@@ -184,7 +185,7 @@ describe('the embedder with an OpenAI-compatible API', () => {
 
     // The failed job is kept; queueing the same work again does not hide it.
     expect((await enqueueMissingEmbeddings(db, queue, config)).failedBefore).toEqual(queued.jobIds);
-    fake.onEmbeddings(() => ({ status: 200, body: healthyAnswer(5) }));
+    fake.onEmbeddings(() => ({ status: 200, body: embeddingsAnswer(5) }));
     await job.retry();
     expect(await finalStates(queued.jobIds)).toEqual(['completed']);
     expect((await db.query(`SELECT count(*) AS n FROM product_embeddings`)).rows[0].n).toBe(5);
@@ -211,7 +212,7 @@ describe('the embedder with an OpenAI-compatible API', () => {
     const config = configFor();
     await startEmbedder(config);
 
-    fake.onEmbeddings(() => ({ body: healthyAnswer(3, 768) }));
+    fake.onEmbeddings(() => ({ body: embeddingsAnswer(3, 768) }));
     let { queued, states } = await embed(config);
     expect(states).toEqual(['failed']);
     let job = (await queue.getJob(queued.jobIds[0]!))!;
@@ -223,8 +224,8 @@ describe('the embedder with an OpenAI-compatible API', () => {
     await resetRedis(redis);
     fake.onEmbeddings(() => ({
       body: {
-        ...healthyAnswer(3),
-        data: healthyAnswer(3).data.map((d) => ({ ...d, embedding: new Array(1024).fill(0) })),
+        ...embeddingsAnswer(3),
+        data: embeddingsAnswer(3).data.map((d) => ({ ...d, embedding: new Array(1024).fill(0) })),
       },
     }));
     ({ queued, states } = await embed(config));
@@ -233,7 +234,7 @@ describe('the embedder with an OpenAI-compatible API', () => {
     expect(job.failedReason).toContain('unusable vector for text 0: the vector is all zeros');
 
     await resetRedis(redis);
-    fake.onEmbeddings(() => ({ body: healthyAnswer(2) }));
+    fake.onEmbeddings(() => ({ body: embeddingsAnswer(2) }));
     ({ queued, states } = await embed(config));
     expect(states).toEqual(['failed']);
     job = (await queue.getJob(queued.jobIds[0]!))!;
@@ -266,19 +267,6 @@ describe('the embedder with an OpenAI-compatible API', () => {
     expect(dot(same[0].a as Float32Array, same[0].b as Float32Array)).toBeCloseTo(1, 5);
   });
 });
-
-function healthyAnswer(count: number, dimensions = 1024) {
-  return {
-    object: 'list',
-    model: MODEL,
-    data: Array.from({ length: count }, (_, index) => ({
-      object: 'embedding',
-      index,
-      embedding: Array.from({ length: dimensions }, (_, i) => Math.sin(index + i + 1)),
-    })),
-    usage: { prompt_tokens: count, total_tokens: count },
-  };
-}
 
 describe('the embedder process', () => {
   it('never writes the API key to its output, whatever fails', async () => {

@@ -16,6 +16,7 @@ import {
 import {
   FakeOpenAiServer,
   chatCompletion,
+  embeddingsAnswer,
   connectTestDatabase,
   connectTestRedis,
   eventually,
@@ -85,20 +86,10 @@ describe('SIGTERM in the middle of work', () => {
     const config = loadConfig({ ...process.env, ...env });
     const queue: Queue<EmbeddingJobData> = createQueue(QueueNames.Embeddings, config);
     try {
-      fake.onEmbeddings((request) => {
-        const input = (request.body as { input: string[] }).input;
-        return {
-          delayMs: 1_500,
-          body: {
-            object: 'list',
-            data: input.map((_, index) => ({
-              object: 'embedding',
-              index,
-              embedding: Array.from({ length: 1024 }, (_, i) => Math.cos(i + index)),
-            })),
-          },
-        };
-      });
+      fake.onEmbeddings((request) => ({
+        delayMs: 1_500,
+        body: embeddingsAnswer((request.body as { input: string[] }).input.length),
+      }));
       const queued = await enqueueMissingEmbeddings(db, queue, config);
       expect(queued.jobs).toBe(4);
       const worker = startProcess('services/embedder/dist/main.js', [], env);

@@ -186,3 +186,24 @@ export function apiError(
 ): FakeResponse {
   return { status, headers, body: { error: { message, type: 'error', code: status } } };
 }
+
+export interface EmbeddingsAnswer {
+  object: 'list';
+  model: string;
+  data: { object: 'embedding'; index: number; embedding: number[] }[];
+  usage: { prompt_tokens: number; total_tokens: number };
+}
+
+/** An embeddings answer with `count` dense vectors of `dimensions` values (for scripted answers). */
+export function embeddingsAnswer(count: number, dimensions = 1024): EmbeddingsAnswer {
+  return {
+    object: 'list',
+    model: 'fake',
+    data: Array.from({ length: count }, (_, index) => ({
+      object: 'embedding' as const,
+      index,
+      embedding: Array.from({ length: dimensions }, (_, i) => Math.sin(index + i + 1)),
+    })),
+    usage: { prompt_tokens: count, total_tokens: count },
+  };
+}
