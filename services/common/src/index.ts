@@ -29,3 +29,4 @@ export * from './metrics/service-metrics.js';
 export * from './metrics/metrics-server.js';
 export * from './queues/close-worker.js';
 export * from './embeddings/product-embeddings.repository.js';
+export * from './queues/queue-worker.js';

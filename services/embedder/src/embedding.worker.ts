@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import {
   EmbeddingProviderError,
   QueueNames,
-  bullConnection,
   closeWorker,
+  createQueueWorker,
   type AppConfig,
   type EmbeddingJobData,
   type EmbeddingJobResult,
@@ -31,33 +31,17 @@ export class EmbeddingWorker implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    this.worker = new Worker<EmbeddingJobData, EmbeddingJobResult>(
-      QueueNames.Embeddings,
-      (job, _token, signal) => this.run(job, signal),
-      {
-        connection: bullConnection(this.config),
-        prefix: this.config.queuePrefix,
-        // Twice the HTTP concurrency: while some batches wait for the API (at most EMBEDDING_CONCURRENCY
-        // requests in flight, enforced by the provider), others are read from or written to Postgres.
-        concurrency: this.config.embedding.concurrency * 2,
-        lockDuration: this.config.workerLockMs,
-        stalledInterval: this.config.workerLockMs,
-        maxStalledCount: 3,
-      },
-    );
-    this.worker.on('completed', (job, result) => {
-      this.metrics.jobOutcomes.inc({ queue: QueueNames.Embeddings, outcome: 'completed' });
-      this.logger.debug(`job ${job.id}: ${result.embedded} embedded, ${result.skipped} skipped`);
+    this.worker = createQueueWorker<EmbeddingJobData, EmbeddingJobResult>({
+      queue: QueueNames.Embeddings,
+      config: this.config,
+      // Twice the HTTP concurrency: while some batches wait for the API (at most EMBEDDING_CONCURRENCY
+      // requests in flight, enforced by the provider), others are read from or written to Postgres.
+      concurrency: this.config.embedding.concurrency * 2,
+      metrics: this.metrics,
+      logger: this.logger,
+      process: (job, signal) => this.run(job, signal),
+      describe: (job, result) => `job ${job.id}: ${result.embedded} embedded, ${result.skipped} skipped`,
     });
-    this.worker.on('failed', (job, error) => {
-      const final =
-        !job || job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
-      this.metrics.jobOutcomes.inc({ queue: QueueNames.Embeddings, outcome: final ? 'failed' : 'retried' });
-      this.logger.warn(
-        `job ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'} failed${final ? ' for good' : ', will retry'}: ${error.message}`,
-      );
-    });
-    this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
     this.logger.log(
       `consuming "${QueueNames.Embeddings}" with model ${this.config.embedding.model} ` +
         `(${this.config.embedding.provider}), ${this.config.embedding.concurrency} requests in flight`,

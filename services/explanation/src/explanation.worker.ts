@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import {
   QueueNames,
-  bullConnection,
   closeWorker,
+  createQueueWorker,
   type AppConfig,
   type RecommendationEvent,
   type ServiceMetrics,
@@ -29,31 +29,16 @@ export class ExplanationWorker implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     // Enough events at once to keep LLM_CONCURRENCY requests busy (an event holds up to top_n products).
     const concurrency = Math.max(2, Math.ceil(this.config.llm.concurrency / 4));
-    this.worker = new Worker<RecommendationEvent, EventResult>(
-      QueueNames.Explanations,
-      (job) => this.explanations.explain(job.data),
-      {
-        connection: bullConnection(this.config),
-        prefix: this.config.queuePrefix,
-        concurrency,
-        lockDuration: this.config.workerLockMs,
-        stalledInterval: this.config.workerLockMs,
-      },
-    );
-    this.worker.on('completed', (job, result) => {
-      this.metrics.jobOutcomes.inc({ queue: QueueNames.Explanations, outcome: 'completed' });
-      this.logger.debug(
+    this.worker = createQueueWorker<RecommendationEvent, EventResult>({
+      queue: QueueNames.Explanations,
+      config: this.config,
+      concurrency,
+      metrics: this.metrics,
+      logger: this.logger,
+      process: (job) => this.explanations.explain(job.data),
+      describe: (job, result) =>
         `user ${job.data.user_id}: ${result.written} written, ${result.cached} cached, ${result.elsewhere} elsewhere`,
-      );
     });
-    this.worker.on('failed', (job, error) => {
-      const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1);
-      this.metrics.jobOutcomes.inc({ queue: QueueNames.Explanations, outcome: final ? 'failed' : 'retried' });
-      this.logger.warn(
-        `event ${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`,
-      );
-    });
-    this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
     const writer = this.config.llm.provider === 'openai' ? this.config.llm.model : 'template sentences';
     this.logger.log(`consuming "${QueueNames.Explanations}" with ${writer}, ${concurrency} events at once`);
   }

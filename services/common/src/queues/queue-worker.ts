@@ -1,0 +1,55 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { AppConfig } from '../config/config.js';
+import type { ServiceMetrics } from '../metrics/service-metrics.js';
+import { bullConnection } from './queues.js';
+import type { QueueName } from './queue-names.js';
+
+export interface WorkerLogger {
+  debug(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface QueueWorkerOptions<Data, Result> {
+  queue: QueueName;
+  config: Pick<AppConfig, 'redisUrl' | 'queuePrefix' | 'workerLockMs'>;
+  concurrency: number;
+  metrics: ServiceMetrics;
+  logger: WorkerLogger;
+  process: (job: Job<Data, Result>, signal?: AbortSignal) => Promise<Result>;
+  /** One line on a completed job (logged at debug level). */
+  describe: (job: Job<Data, Result>, result: Result) => string;
+}
+
+/**
+ * A BullMQ worker with the settings every queue of the system shares: the claim on a job lasts
+ * WORKER_LOCK_MS (after a crash the job returns to the queue about that long later), outcomes are counted
+ * in retail_queue_job_outcomes_total, and failures are logged with whether they will be retried. Close it
+ * with closeWorker.
+ */
+export function createQueueWorker<Data, Result>(
+  options: QueueWorkerOptions<Data, Result>,
+): Worker<Data, Result> {
+  const { queue, config, metrics, logger } = options;
+  const worker = new Worker<Data, Result>(queue, (job, _token, signal) => options.process(job, signal), {
+    connection: bullConnection(config),
+    prefix: config.queuePrefix,
+    concurrency: options.concurrency,
+    lockDuration: config.workerLockMs,
+    stalledInterval: config.workerLockMs,
+    maxStalledCount: 3,
+  });
+  worker.on('completed', (job, result) => {
+    metrics.jobOutcomes.inc({ queue, outcome: 'completed' });
+    logger.debug(options.describe(job, result));
+  });
+  worker.on('failed', (job, error) => {
+    const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
+    metrics.jobOutcomes.inc({ queue, outcome: final ? 'failed' : 'retried' });
+    logger.warn(
+      `job ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'} failed${final ? ' for good' : ', will retry'}: ${error.message}`,
+    );
+  });
+  worker.on('error', (error) => logger.error(`worker error: ${error.message}`));
+  return worker;
+}
