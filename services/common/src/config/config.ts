@@ -42,8 +42,27 @@ export interface LlmConfig {
   /** Answer budget, reasoning included (gpt-oss is a reasoning model). */
   maxTokens: number;
   reasoningEffort: 'low' | 'medium' | 'high';
+}
+
+/** How explanations are written, kept and paid for (see the README, "Explanations"). */
+export interface ExplanationsConfig {
   /** How long a written sentence stays cached. */
-  cacheTtlSeconds: number;
+  ttlSeconds: number;
+  /** How long a `failed` sentence (the template standing in for the model) stays before the model is asked again. */
+  retrySeconds: number;
+  /**
+   * How long a person waits for a model's sentence: after this the grounded template sentence stands in
+   * (marked `failed`), and the model's sentence replaces it when it comes. The gateway stops calling a
+   * sentence `pending` after twice this long.
+   */
+  waitMs: number;
+  /**
+   * Model calls per minute for background events (default a tenth of LLM_REQUESTS_PER_MINUTE; 0: none,
+   * sentences are then written when asked for).
+   */
+  backgroundRequestsPerMinute: number;
+  /** Background events older than this are dropped unwritten (their sentences are written when asked for). */
+  backgroundMaxAgeSeconds: number;
 }
 
 export interface AppConfig {
@@ -56,6 +75,7 @@ export interface AppConfig {
   dataFile: string;
   embedding: EmbeddingConfig;
   llm: LlmConfig;
+  explanations: ExplanationsConfig;
   gatewayPort: number;
   webPort: number;
   /** HTTP port of a worker's /health and /metrics (0: none). */
@@ -155,6 +175,13 @@ const envSchema = z.object({
   LLM_MAX_TOKENS: int(16, 32_768, 512),
   LLM_REASONING_EFFORT: z.preprocess(emptyAsUndefined, z.enum(['low', 'medium', 'high']).default('low')),
   EXPLANATION_TTL_SECONDS: int(60, 31_536_000, 7 * 24 * 3600),
+  EXPLANATION_RETRY_SECONDS: int(10, 86_400, 600),
+  EXPLANATION_WAIT_MS: int(500, 60_000, 4_000),
+  EXPLANATION_BACKGROUND_REQUESTS_PER_MINUTE: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number().int().min(0).max(100_000).optional(),
+  ),
+  EXPLANATION_BACKGROUND_MAX_AGE_SECONDS: int(1, 7 * 24 * 3600, 900),
   METRICS_PORT: int(0, 65535, 0),
   QUEUE_DASHBOARD_USER: z.preprocess(emptyAsUndefined, z.string().default('admin')),
   QUEUE_DASHBOARD_PASSWORD: optionalString,
@@ -194,6 +221,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (llmProvider === 'openai' && !e.LLM_API_KEY) {
     problems.push('LLM_API_KEY: required when LLM_PROVIDER=openai (or use LLM_PROVIDER=template)');
   }
+  // Background work gets a tenth of the model budget unless told otherwise (60 calls a minute by default).
+  const backgroundRequestsPerMinute =
+    e.EXPLANATION_BACKGROUND_REQUESTS_PER_MINUTE ?? Math.floor(e.LLM_REQUESTS_PER_MINUTE / 10);
+  if (backgroundRequestsPerMinute > e.LLM_REQUESTS_PER_MINUTE) {
+    problems.push(
+      `EXPLANATION_BACKGROUND_REQUESTS_PER_MINUTE: must not exceed LLM_REQUESTS_PER_MINUTE (${e.LLM_REQUESTS_PER_MINUTE}): ` +
+        'background work takes its calls from the same budget as the shoppers',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -227,7 +263,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
       httpRetries: e.LLM_HTTP_RETRIES,
       maxTokens: e.LLM_MAX_TOKENS,
       reasoningEffort: e.LLM_REASONING_EFFORT,
-      cacheTtlSeconds: e.EXPLANATION_TTL_SECONDS,
+    },
+    explanations: {
+      ttlSeconds: e.EXPLANATION_TTL_SECONDS,
+      retrySeconds: e.EXPLANATION_RETRY_SECONDS,
+      waitMs: e.EXPLANATION_WAIT_MS,
+      backgroundRequestsPerMinute,
+      backgroundMaxAgeSeconds: e.EXPLANATION_BACKGROUND_MAX_AGE_SECONDS,
     },
     gatewayPort: e.GATEWAY_PORT,
     webPort: e.WEB_PORT,

@@ -1,11 +1,13 @@
 /**
  * The environment every test runs in: its own database and Redis database, so that `npm test` never
- * touches the data of `npm start`. Override with TEST_DATABASE_URL / TEST_REDIS_URL.
+ * touches the data of `npm start`. Override with TEST_DATABASE_URL / TEST_REDIS_URL, and TEST_QUEUE_PREFIX
+ * when several test runs share one Redis server (BullMQ finds workers by connection name server-wide, so two
+ * runs with one prefix on two Redis databases would see each other's workers).
  */
 export const TEST_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_test';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
-export const TEST_QUEUE_PREFIX = 'retail-test';
+export const TEST_QUEUE_PREFIX = process.env.TEST_QUEUE_PREFIX ?? 'retail-test';
 
 /** Applies the test environment to process.env (child processes started by tests inherit it). */
 export function applyTestEnvironment(env: NodeJS.ProcessEnv = process.env): void {

@@ -5,7 +5,7 @@ import {
   displayName,
   explanationPrompt,
   templateSentence,
-} from '../src/index.js';
+} from '../src/writers/index.js';
 
 describe('cleaning a model answer into one plain sentence', () => {
   it('keeps a good sentence as it is', () => {

@@ -1,7 +1,5 @@
 import OpenAI from 'openai';
-import pLimit, { type LimitFunction } from 'p-limit';
-import pThrottle from 'p-throttle';
-import type { LlmConfig } from '../config/config.js';
+import type { LlmConfig } from '@retail/common';
 import type { ExplanationContext, ExplanationWriter, WrittenExplanation } from './explanation-writer.js';
 import { explanationPrompt } from './prompt.js';
 import { cleanSentence } from './sentence.js';
@@ -14,16 +12,15 @@ export interface OpenAiExplainerOptions {
 
 /**
  * Sentences from a chat model through any OpenAI-compatible API (default Cloud.ru,
- * openai/gpt-oss-120b, a reasoning model: low reasoning effort and a bounded answer budget). At most
- * LLM_CONCURRENCY requests in flight and LLM_REQUESTS_PER_MINUTE started per minute; 429/5xx/timeouts
- * retried by the client with backoff (Retry-After honoured). An unusable answer falls back to the
- * template sentence; so does a request that failed after every retry (marked failed).
+ * openai/gpt-oss-120b, a reasoning model: low reasoning effort and a bounded answer budget). The caller
+ * schedules the calls (ModelCallBudget: interactive first); 429/5xx/timeouts are retried by the client with
+ * backoff (Retry-After honoured). An unusable answer falls back to the template sentence; so does a
+ * request that failed after every retry (marked failed).
  */
 export class OpenAiExplainer implements ExplanationWriter {
   readonly name: string;
+  readonly callsModel = true;
   private readonly client: OpenAI;
-  private readonly limit: LimitFunction;
-  private readonly throttled: <T>(work: () => Promise<T>) => Promise<T>;
 
   constructor(
     private readonly config: LlmConfig,
@@ -39,26 +36,23 @@ export class OpenAiExplainer implements ExplanationWriter {
       logLevel: 'warn',
       logger: { error: log, warn: log, info: () => undefined, debug: () => undefined },
     });
-    this.limit = pLimit(config.concurrency);
-    const throttle = pThrottle({ limit: config.requestsPerMinute, interval: 60_000 });
-    this.throttled = throttle(<T>(work: () => Promise<T>) => work());
   }
 
-  async write(context: ExplanationContext): Promise<WrittenExplanation> {
+  async write(context: ExplanationContext, signal?: AbortSignal): Promise<WrittenExplanation> {
     let answer: string | null | undefined;
     try {
-      const completion = await this.limit(() =>
-        this.throttled(() =>
-          this.client.chat.completions.create({
-            model: this.config.model,
-            messages: explanationPrompt(context),
-            max_completion_tokens: this.config.maxTokens,
-            reasoning_effort: this.config.reasoningEffort,
-          }),
-        ),
+      const completion = await this.client.chat.completions.create(
+        {
+          model: this.config.model,
+          messages: explanationPrompt(context),
+          max_completion_tokens: this.config.maxTokens,
+          reasoning_effort: this.config.reasoningEffort,
+        },
+        { signal },
       );
       answer = completion.choices?.[0]?.message?.content;
     } catch (error) {
+      if (signal?.aborted) throw signal.reason;
       this.options.log?.(`chat model failed, using the template sentence: ${this.describe(error)}`);
       return { text: templateSentence(context), source: 'template', failed: true };
     }
