@@ -7,7 +7,8 @@
  *
  * Like the containers' `restart: unless-stopped`, a service that stops on its own (a crash, a kill) is
  * started again after a delay that grows while it keeps stopping; the others keep serving. A one-shot step
- * that fails stops the start. Only Ctrl-C (SIGINT) or SIGTERM to the launcher stops everything.
+ * that fails stops the start, as does a service that keeps stopping before it was ever ready. Otherwise only
+ * Ctrl-C (SIGINT) or SIGTERM to the launcher stops everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,7 +36,17 @@ interface Supervised {
   backoff: RestartBackoff;
   /** The pending restart, while the service waits for it. */
   timer: NodeJS.Timeout | undefined;
+  /** Whether it has answered its health check at least once. */
+  ready: boolean;
+  /** Times it stopped before it was ever ready. */
+  failedStarts: number;
 }
+
+/**
+ * A service that stops this many times before it was ever ready (a port in use, a missing build) stops the
+ * start instead of being restarted forever; one that was ready once is always restarted.
+ */
+const MAX_FAILED_STARTS = 3;
 
 const COLORS = [36, 35, 33, 32, 34, 31, 96];
 const services = new Map<string, Supervised>();
@@ -115,6 +126,14 @@ function startService(service: Supervised): void {
     service.child = undefined;
     if (stopping) return;
     const uptime = Date.now() - service.startedAt;
+    if (!service.ready && ++service.failedStarts > MAX_FAILED_STARTS) {
+      console.error(
+        `start failed: ${step.name} stopped ${service.failedStarts} times before it was ever ready ` +
+          `(last: ${exitText(code, signal)}); see its output above`,
+      );
+      void stopAll(1);
+      return;
+    }
     const { delayMs, attempt } = service.backoff.afterExit(uptime);
     say(
       `${step.name} stopped (${exitText(code, signal)}) after ${seconds(uptime)}: ` +
@@ -136,6 +155,7 @@ async function announceRecovery(service: Supervised, stoppedAt: number): Promise
   if (!child) return;
   const healthy = await waitHealthy(service.step, service.env, 180_000, () => service.child !== child);
   if (healthy && !stopping && service.child === child) {
+    service.ready = true;
     say(
       `${service.step.name} is back (pid ${child.pid}, ${seconds(Date.now() - stoppedAt)} after it stopped)`,
     );
@@ -264,11 +284,14 @@ async function main(): Promise<void> {
       startedAt: 0,
       backoff: new RestartBackoff(),
       timer: undefined,
+      ready: false,
+      failedStarts: 0,
     };
     services.set(step.name, service);
     startService(service);
     const timeoutMs = 180_000;
-    if (!(await waitHealthy(step, env, timeoutMs)) && !stopping) {
+    service.ready = await waitHealthy(step, env, timeoutMs);
+    if (!service.ready && !stopping) {
       throw new Error(
         `${step.name} did not become healthy at ${healthUrl(step, env)} within ${timeoutMs / 1000} s`,
       );

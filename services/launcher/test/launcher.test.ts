@@ -251,3 +251,38 @@ describe('with the demo running', () => {
     expect(await status(`${api}/api/health`)).toBe(0);
   });
 });
+
+describe('a service that cannot start', () => {
+  it(
+    'is restarted a few times, then stops the start with a message naming it; nothing is left running',
+    async () => {
+      // Something else holds the gateway's port (and hangs up on whoever connects).
+      const env = await launcherEnv();
+      const blocker = createServer((socket) => socket.destroy());
+      await new Promise<void>((resolve) => blocker.listen(Number(env.GATEWAY_PORT), '0.0.0.0', resolve));
+      try {
+        const launcher = startProcess(LAUNCHER, [], env);
+        const started: number[] = [];
+        const timer = setInterval(() => started.push(...servicePids(launcher.pid).values()), 200);
+        const { code } = await launcher.exited;
+        clearInterval(timer);
+        const output = launcher.output();
+        expect(code).toBe(1);
+        expect(output).toMatch(/gateway\s*\|.*EADDRINUSE/);
+        expect(output).toMatch(
+          /gateway stopped \(exit code 1\) after [\d.]+ s: restarting it in 1 s \(restart 1\)/,
+        );
+        expect(output).toMatch(/restarting it in 4 s \(restart 3\)/);
+        expect(output).toMatch(
+          /start failed: gateway stopped 4 times before it was ever ready \(last: exit code 1\); see its output above/,
+        );
+        expect(started.length).toBeGreaterThan(0);
+        expect(started.filter(alive)).toEqual([]);
+      } finally {
+        await new Promise((resolve) => blocker.close(resolve));
+        killLeftovers();
+      }
+    },
+    START_MS,
+  );
+});
