@@ -181,11 +181,16 @@ async function main(): Promise<void> {
     await run('(c) behind that backlog', customers.slice(2 * USERS_PER_RUN));
 
     const drainStarted = performance.now();
-    for (;;) {
+    for (let polls = 0; ; polls++) {
       const left = await background.getJobCounts('waiting', 'active', 'delayed');
       const remaining = left.waiting! + left.active! + left.delayed!;
       if (remaining === 0) break;
-      process.stdout.write(`\r    draining the backlog: ${remaining.toLocaleString('en-GB')} events left   `);
+      if (polls % 10 === 0) {
+        console.log(
+          `    draining the backlog: ${remaining.toLocaleString('en-GB')} events left after ` +
+            seconds(performance.now() - drainStarted),
+        );
+      }
       await sleep(2_000);
     }
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -199,7 +204,7 @@ async function main(): Promise<void> {
     });
     const failed = await background.getFailedCount();
     console.log(
-      `\r(d) the backlog drained ${seconds(performance.now() - drainStarted)} after the last shopper: ` +
+      `(d) the backlog drained ${seconds(performance.now() - drainStarted)} after the last shopper: ` +
         `${explained.toLocaleString('en-GB')} events explained + ${dropped.toLocaleString('en-GB')} dropped by the ` +
         `policy + ${failed} failed = ${(explained + dropped + failed).toLocaleString('en-GB')} ` +
         `(${queued.toLocaleString('en-GB')} queued by the sweep and the runs)`,
