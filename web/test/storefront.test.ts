@@ -21,7 +21,6 @@ import {
 } from '@retail/common';
 import {
   FakeOpenAiServer,
-  chatCompletion,
   connectTestDatabase,
   connectTestRedis,
   eventually,
@@ -568,7 +567,7 @@ describe('/retail_shop', () => {
       await eventually(async () => (await written.count()) === 12, 5_000, 100);
       const card = cards(page).nth(3);
       await card.hover();
-      expect(await readyTooltip(card)).toMatch(/^It matches what you love to buy\./);
+      expect(await readyTooltip(card)).toMatch(/^The .+ goes well with the things you already love\./);
       await shot(page, '15-sentences-ahead-of-a-backlog');
       // The backlog is still there, waiting its turn within the background budget.
       expect(await events.getWaitingCount()).toBeGreaterThan(5_000);

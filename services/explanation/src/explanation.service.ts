@@ -257,10 +257,13 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
       source: written.source,
       status: written.failed ? 'failed' : 'ready',
     });
-    const outcome = written.failed ? 'failed' : written.source;
+    const outcome = written.rejected ? 'rejected' : written.failed ? 'failed' : written.source;
     this.metrics.explanationSentences.inc({ lane, outcome });
     if (this.writer.callsModel) {
-      this.metrics.explanationModelCalls.inc({ lane, outcome: written.failed ? 'failed' : 'ok' });
+      this.metrics.explanationModelCalls.inc({
+        lane,
+        outcome: written.rejected ? 'rejected' : written.failed ? 'failed' : 'ok',
+      });
     }
     if (written.failed)
       this.logger.warn(`user ${userId}, product ${product.product_id}: template sentence stored for now`);

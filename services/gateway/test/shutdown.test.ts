@@ -126,13 +126,13 @@ describe('SIGTERM in the middle of work', () => {
     const namespace = writerNamespace(config.llm.model);
     await resetDatabase(db);
     await insertShop(db, {
-      products: ['A', 'B', 'C', 'D', 'P'].map((id) => ({ product_id: id, description: `PRODUCT ${id}` })),
+      products: ['A', 'B', 'C', 'D', 'P'].map((id) => ({ product_id: id, description: `LANTERN ${id}` })),
       purchases: [1, 2, 3].map((customer_id) => ({ customer_id, product_id: 'P' })),
     });
     try {
       fake.onChat(() => ({
         delayMs: 1_500,
-        body: chatCompletion('It sits nicely beside the things you bought.'),
+        body: chatCompletion('It sits nicely beside the lantern you bought.'),
       }));
       for (const user of ['1', '2', '3']) {
         await events.add(
@@ -150,7 +150,7 @@ describe('SIGTERM in the middle of work', () => {
       await eventually(() => Promise.resolve(fake.requestsTo('/chat/completions').length >= 1), 30_000, 20);
       expect(await terminate(worker)).toMatch(/^exited/);
 
-      fake.onChat(() => ({ body: chatCompletion('It sits nicely beside the things you bought.') }));
+      fake.onChat(() => ({ body: chatCompletion('It sits nicely beside the lantern you bought.') }));
       const next = startProcess('services/explanation/dist/main.js', [], env);
       try {
         for (const user of ['1', '2', '3']) {

@@ -82,18 +82,19 @@ export class ServiceMetrics {
   /** Chat model calls by lane: what the shoppers cost against what background work costs. */
   readonly explanationModelCalls = new Counter({
     name: 'retail_explanation_model_calls_total',
-    help: 'Chat model calls for explanations by lane (interactive, background) and outcome (ok, failed)',
+    help: 'Chat model calls for explanations by lane (interactive, background) and outcome (ok, failed, rejected)',
     labelNames: ['lane', 'outcome'] as const,
     registers: [this.registry],
   });
 
   /**
    * Sentences stored, by lane and outcome: llm, template (the offline writer), late (the template stood in at
-   * the deadline of a waiting shopper), failed (the model failed; the template stands in for a while).
+   * the deadline of a waiting shopper), failed (the model failed; the template stands in for a while),
+   * rejected (the model's answers were not an explanation; the template stands in for a while).
    */
   readonly explanationSentences = new Counter({
     name: 'retail_explanation_sentences_total',
-    help: 'Explanation sentences stored by lane and outcome (llm, template, late, failed)',
+    help: 'Explanation sentences stored by lane and outcome (llm, template, late, failed, rejected)',
     labelNames: ['lane', 'outcome'] as const,
     registers: [this.registry],
   });

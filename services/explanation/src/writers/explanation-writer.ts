@@ -16,8 +16,13 @@ export interface ExplanationContext {
 export interface WrittenExplanation {
   text: string;
   source: ExplanationSource;
-  /** True when the model could not be used (errors after every retry) and the template stood in. */
+  /**
+   * True when the model could not be used (errors after every retry, or answers that were not an
+   * explanation) and the template stood in.
+   */
   failed?: boolean;
+  /** True when the model answered, but not with an explanation of this product (see answer-check.ts). */
+  rejected?: boolean;
 }
 
 /** Writes one short English sentence on why a product suits a user. */

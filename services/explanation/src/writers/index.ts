@@ -5,3 +5,4 @@ export * from './template-explainer.js';
 export * from './sentence.js';
 export * from './prompt.js';
 export * from './create-explanation-writer.js';
+export * from './answer-check.js';
