@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { RecommenderKind } from '../models/recommender-models.js';
 import { defaultDataFile } from './paths.js';
 
 /** Cloud.ru Foundation Models: the default OpenAI-compatible endpoint for both cloud models. */
@@ -64,6 +65,8 @@ export interface AppConfig {
   dashboard: { user: string; password: string | undefined };
   /** Where the recommendation service listens (TCP, @nestjs/microservices) and the gateway finds it. */
   recommendation: { host: string; port: number; timeoutMs: number; refreshIntervalMs: number };
+  /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-models.ts. */
+  recommender: { model: RecommenderKind };
   /**
    * How long a worker's claim on a job lasts without renewal: after a crash, its jobs go back to the
    * queue within about this time.
@@ -165,6 +168,10 @@ const envSchema = z.object({
   RECOMMENDATION_PORT: int(1, 65535, 4001),
   RECOMMENDATION_TIMEOUT_MS: int(50, 120_000, 3_000),
   RECOMMENDATION_REFRESH_INTERVAL_MS: int(100, 3_600_000, 2_000),
+  RECOMMENDER_MODEL: z.preprocess(
+    emptyAsUndefined,
+    z.enum(['description', 'copurchase', 'hybrid']).default('hybrid'),
+  ),
 });
 
 type Env = Record<string, string | undefined>;
@@ -240,6 +247,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       timeoutMs: e.RECOMMENDATION_TIMEOUT_MS,
       refreshIntervalMs: e.RECOMMENDATION_REFRESH_INTERVAL_MS,
     },
+    recommender: { model: e.RECOMMENDER_MODEL },
   };
 }
 

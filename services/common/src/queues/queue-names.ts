@@ -4,6 +4,8 @@ export const QueueNames = {
   Embeddings: 'embeddings',
   /** Recommendation events: products shown to a user, to explain (recommendation -> explanation). */
   Explanations: 'explanations',
+  /** Training of the models learned from purchases (recommendation service; `npm run train`). */
+  ModelTraining: 'model-training',
 } as const;
 
 export type QueueName = (typeof QueueNames)[keyof typeof QueueNames];
