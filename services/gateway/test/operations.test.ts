@@ -77,7 +77,7 @@ describe('the queue dashboard', () => {
     });
     expect(queues.status).toBe(200);
     const body = (await queues.json()) as { queues: { name: string; counts: Record<string, number> }[] };
-    expect(body.queues.map((q) => q.name).sort()).toEqual(['embeddings', 'explanations']);
+    expect(body.queues.map((q) => q.name).sort()).toEqual(['embeddings', 'explanations', 'model-training']);
     // The ingestion queued one embedding job for the fixture's six products.
     expect(body.queues.find((q) => q.name === 'embeddings')!.counts.waiting).toBe(1);
   });

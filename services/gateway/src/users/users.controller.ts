@@ -1,6 +1,12 @@
 import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { DEFAULT_TOP_N, MAX_TOP_N, type ListUsersResponse, type PurchasesResponse } from '@retail/common';
+import {
+  DEFAULT_TOP_N,
+  MAX_TOP_N,
+  type ListUsersResponse,
+  type PurchasesResponse,
+  type RecommendationsResponse,
+} from '@retail/common';
 import type { z } from 'zod';
 import { ExplanationsService, type ExplanationView } from '../explanations/explanations.service.js';
 import { errorResponses, schemas } from '../http/openapi.js';
@@ -25,8 +31,10 @@ export interface RecommendationView {
 export interface RecommendationsView {
   user_id: string;
   model: string;
+  basis: RecommendationsResponse['basis'];
   recommendations: RecommendationView[];
   reason?: string;
+  fallback?: string;
 }
 
 /** The storefront's API: thin; the work happens in the recommendation service and the explanation cache. */
@@ -71,8 +79,10 @@ export class UsersController {
   @ApiOperation({
     summary: 'Products for the user, best first, with their explanations when ready',
     description:
-      'Exact cosine ranking of every product against the mean vector of what the user bought; products the ' +
-      'user bought are left out. `explanation` is null while `explanation_status` is `pending`: poll ' +
+      'Exact ranking of every product in the served model (RECOMMENDER_MODEL): `description`, cosine against the ' +
+      'mean description vector of what the user bought; `copurchase` and `hybrid`, inner product with a vector ' +
+      'learned from what customers bought together (`basis` says which, `fallback` when the description model ' +
+      'stood in); products the user bought are left out. `explanation` is null while `explanation_status` is `pending`: poll ' +
       '`/recommendations/explanations`.',
   })
   @ApiParam({ name: 'user_id', example: '17850' })

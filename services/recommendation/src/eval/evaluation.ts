@@ -8,7 +8,8 @@ import {
   type PurchaseRecord,
   type TrainingProgress,
 } from '../models/copurchase.js';
-import { HYBRID_PARAMS, MIN_COPURCHASE_PURCHASES, type HybridParams } from '../models/hybrid.js';
+import { DEFAULT_RECOMMENDER_MIN_PURCHASES } from '@retail/common';
+import { HYBRID_PARAMS, type HybridParams } from '../models/hybrid.js';
 import { rankingMetrics, topK, type RankingMetrics } from './metrics.js';
 
 /** One cleaned invoice line of a merchandise product. */
@@ -79,8 +80,8 @@ export interface EvaluationOptions {
 /** The hyperparameters tried on the validation split. */
 export const GRID = {
   lambdas: [125, 250, 500],
-  trendWeights: [0, 0.05, 0.1, 0.2, 0.3],
-  descriptionWeights: [0, 0.05, 0.1, 0.2, 0.3, 0.5],
+  trendWeights: [0, 0.05, 0.1, 0.2, 0.3, 0.5],
+  descriptionWeights: [0, 0.1, 0.2, 0.3, 0.5, 0.75, 1],
   minPurchases: [1, 3, 5],
 };
 
@@ -199,13 +200,17 @@ function copurchaseScores(split: Split, factors: CopurchaseFactors): ScoreTable 
 function listsOf(split: Split, k: number, score: (u: number, out: Float64Array) => void): Map<number, string[]> {
   const n = split.matrix.productIds.length;
   const scores = new Float64Array(n);
+  const mask = new Uint8Array(n);
   const lists = new Map<number, string[]>();
   split.users.forEach((customerId, u) => {
     score(u, scores);
+    const excluded = split.excluded.get(customerId)!;
+    for (const i of excluded) mask[i] = 1;
     lists.set(
       customerId,
-      topK(scores, k, split.excluded.get(customerId)!).map((i) => split.matrix.productIds[i]!),
+      topK(scores, k, mask).map((i) => split.matrix.productIds[i]!),
     );
+    for (const i of excluded) mask[i] = 0;
   });
   return lists;
 }
@@ -261,7 +266,7 @@ export class EvaluationInputError extends Error {}
 /**
  * The offline evaluation: hyperparameters are chosen on a validation split of the training period (train
  * before cut - (end - cut), validate on the window up to the cut, same length as the test window; the best
- * NDCG@K wins), then every model is trained on all the lines before the cut with those choices and measured
+ * NDCG@K wins; lambda by the hybrid's, since one factorisation serves both models), then every model is trained on all the lines before the cut with those choices and measured
  * on what the users bought new after it.
  */
 export function evaluate(data: EvalData, options: EvaluationOptions): EvaluationReport {
@@ -312,7 +317,8 @@ export function evaluate(data: EvalData, options: EvaluationOptions): Evaluation
         `cold below ${copurchase.minPurchases}); hybrid ${hybrid.ndcg.toFixed(4)} (description ${hybrid.descriptionWeight}, ` +
         `trend ${hybrid.trendWeight}, cold below ${hybrid.minPurchases})`,
     );
-    if (!best || copurchase.ndcg > best.copurchase.ndcg) {
+    // One factorisation serves both models: lambda is the one the hybrid (the default model) does best with.
+    if (!best || hybrid.ndcg > best.hybrid.ndcg) {
       best = { lambda, copurchase, hybrid, validationCut, validationUsers: validation.users.length };
     }
   }
@@ -376,8 +382,8 @@ export function servedDefaultsMatch(tuning: Tuning, hybrid: HybridParams = HYBRI
     tuning.copurchase.trendWeight === COPURCHASE_PARAMS.trendWeight &&
     tuning.hybrid.descriptionWeight === hybrid.descriptionWeight &&
     tuning.hybrid.trendWeight === hybrid.trendWeight &&
-    tuning.copurchase.minPurchases === MIN_COPURCHASE_PURCHASES &&
-    tuning.hybrid.minPurchases === MIN_COPURCHASE_PURCHASES
+    tuning.copurchase.minPurchases === DEFAULT_RECOMMENDER_MIN_PURCHASES &&
+    tuning.hybrid.minPurchases === DEFAULT_RECOMMENDER_MIN_PURCHASES
   );
 }
 

@@ -53,14 +53,21 @@ export function rankingMetrics(
 }
 
 /**
- * The K best indices of `scores` (highest first), skipping `excluded`; ties go to the lower index (the
+ * The K best indices of `scores` (highest first), skipping `excluded` (a set of indices, or a mask with 1 at
+ * the excluded ones); ties go to the lower index (the
  * catalog is sorted by product id, as the service breaks ties). -Infinity scores are never picked.
  */
-export function topK(scores: ArrayLike<number>, k: number, excluded: ReadonlySet<number>): number[] {
+export function topK(
+  scores: ArrayLike<number>,
+  k: number,
+  excluded: ReadonlySet<number> | Uint8Array,
+): number[] {
+  const mask = excluded instanceof Uint8Array ? excluded : undefined;
+  const set = excluded instanceof Uint8Array ? undefined : excluded;
   const best: number[] = [];
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i]!;
-    if (s === -Infinity || excluded.has(i)) continue;
+    if (s === -Infinity || (mask ? mask[i] === 1 : set!.has(i))) continue;
     if (best.length === k && s <= scores[best[k - 1]!]!) continue;
     let at = best.length;
     while (at > 0 && scores[best[at - 1]!]! < s) at--;

@@ -55,7 +55,7 @@ export interface CopurchaseParams {
 
 export const COPURCHASE_PARAMS: CopurchaseParams = {
   lambda: 250,
-  rank: 256,
+  rank: 384,
   oversample: 16,
   powerIterations: 1,
   trendDays: 14,

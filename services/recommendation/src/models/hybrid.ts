@@ -14,12 +14,6 @@ export interface HybridParams {
 
 export const HYBRID_PARAMS: HybridParams = { descriptionWeight: 0.05, trendWeight: 0.1 };
 
-/**
- * Customers with fewer purchases known to the co-purchase model than this are cold-start customers: the
- * co-purchase and hybrid models answer them with the description model's list (and say so).
- */
-export const MIN_COPURCHASE_PURCHASES = 3;
-
 /** A product's hybrid vector; a missing part (no description vector, not in the co-purchase model) is zero. */
 export function hybridItemVector(
   description: Float32Array | undefined,

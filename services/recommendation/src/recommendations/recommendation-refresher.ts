@@ -7,7 +7,6 @@ import {
 } from '@nestjs/common';
 import { servedModel, type AppConfig, type ServedModel } from '@retail/common';
 import { APP_CONFIG } from '@retail/common/nest';
-import { MIN_COPURCHASE_PURCHASES } from '../models/hybrid.js';
 import { ModelTrainingService } from '../training/model-training.service.js';
 import { FactorRankingsRepository, type FactorModel } from './factor-rankings.repository.js';
 import { RecommendationsRepository } from './recommendations.repository.js';
@@ -33,6 +32,7 @@ export class RecommendationRefresher implements OnApplicationBootstrap, OnApplic
   private readonly model: string;
   private readonly served: ServedModel;
   private readonly intervalMs: number;
+  private readonly minPurchases: number;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -43,6 +43,7 @@ export class RecommendationRefresher implements OnApplicationBootstrap, OnApplic
     this.model = config.embedding.model;
     this.served = servedModel(config);
     this.intervalMs = config.recommendation.refreshIntervalMs;
+    this.minPurchases = config.recommender.minPurchases;
   }
 
   onApplicationBootstrap(): void {
@@ -76,7 +77,7 @@ export class RecommendationRefresher implements OnApplicationBootstrap, OnApplic
           name,
           kind,
           descriptionModel: this.model,
-          minPurchases: MIN_COPURCHASE_PURCHASES,
+          minPurchases: this.minPurchases,
         };
         refreshed = await this.drain(
           () => this.repository.staleCustomers(name, CHUNK),

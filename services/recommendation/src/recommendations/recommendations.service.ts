@@ -8,7 +8,6 @@ import {
 } from '@retail/common';
 import { APP_CONFIG } from '@retail/common/nest';
 import { badRequest, notFound } from '../errors.js';
-import { MIN_COPURCHASE_PURCHASES } from '../models/hybrid.js';
 import { FactorRankingsRepository, type FactorModel } from './factor-rankings.repository.js';
 import { RecommendationEventsPublisher } from './recommendation-events.publisher.js';
 import { RecommendationsRepository, type StoredList } from './recommendations.repository.js';
@@ -16,7 +15,7 @@ import { RecommendationsRepository, type StoredList } from './recommendations.re
 /**
  * Recommendations for one user from the served model (RECOMMENDER_MODEL): the stored exact list when it is
  * current, otherwise computed now (and stored for the next request). The co-purchase and hybrid models fall
- * back to the description model for cold-start customers (fewer than MIN_COPURCHASE_PURCHASES purchases
+ * back to the description model for cold-start customers (fewer than RECOMMENDER_MIN_PURCHASES purchases
  * known to the model) and while they are not trained yet; the answer says so. Each answer publishes a
  * recommendation event for the explanations.
  */
@@ -40,7 +39,7 @@ export class RecommendationsService {
             name: this.served.name,
             kind: this.served.kind,
             descriptionModel: this.served.descriptionModel,
-            minPurchases: MIN_COPURCHASE_PURCHASES,
+            minPurchases: config.recommender.minPurchases,
           };
   }
 

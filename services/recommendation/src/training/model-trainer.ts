@@ -7,12 +7,12 @@ import {
   trainCopurchase,
   type TrainingProgress,
 } from '../models/copurchase.js';
-import { HYBRID_PARAMS, hybridItemVector, MIN_COPURCHASE_PURCHASES } from '../models/hybrid.js';
+import { HYBRID_PARAMS, hybridItemVector } from '../models/hybrid.js';
 import { TrainingRepository, type FactorRow, type StoredModel, type TrainingState } from './training.repository.js';
 
 /** The training method and its parameters: a change retrains even when the purchases did not change. */
 export const TRAINING_METHOD = sha256Hex(
-  JSON.stringify({ COPURCHASE_MODEL, COPURCHASE_PARAMS, HYBRID_PARAMS, MIN_COPURCHASE_PURCHASES }),
+  JSON.stringify({ COPURCHASE_MODEL, COPURCHASE_PARAMS, HYBRID_PARAMS }),
 ).slice(0, 12);
 
 /** What the co-purchase and hybrid models record as trained_from, for a state. */
@@ -79,7 +79,7 @@ export async function trainModels(
     };
   });
   const common = { customers: factors.users, products: factors.productIds.length, trainingMs };
-  const copurchaseParams = { ...factors.params, min_purchases: MIN_COPURCHASE_PURCHASES, as_of: asOf.toISOString() };
+  const copurchaseParams = { ...factors.params, as_of: asOf.toISOString() };
   await repository.store([
     {
       model: {
