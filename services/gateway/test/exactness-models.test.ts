@@ -95,10 +95,16 @@ async function bruteForce(model: string, kind: 'copurchase' | 'hybrid') {
     product_id: string;
     description: string;
     is_merchandise: boolean;
-  }>(`SELECT ui.customer_id, ui.product_id, p.description, p.is_merchandise FROM user_items ui JOIN products p USING (product_id)`);
+  }>(
+    `SELECT ui.customer_id, ui.product_id, p.description, p.is_merchandise FROM user_items ui JOIN products p USING (product_id)`,
+  );
   const bought = new Map<number, { ids: Set<string>; merchandise: string[]; descriptions: Set<string> }>();
   for (const item of items) {
-    const entry = bought.get(item.customer_id) ?? { ids: new Set(), merchandise: [], descriptions: new Set() };
+    const entry = bought.get(item.customer_id) ?? {
+      ids: new Set(),
+      merchandise: [],
+      descriptions: new Set(),
+    };
     entry.ids.add(item.product_id);
     if (item.is_merchandise) entry.merchandise.push(item.product_id);
     if (item.description !== '') entry.descriptions.add(item.description);
@@ -155,7 +161,9 @@ async function expectExact(stack: TestStack, model: string, kind: 'copurchase' |
       cold++;
       expect(response.body.model).toBe(DESCRIPTION_MODEL);
       expect(response.body.basis).toBe('description');
-      expect(response.body.fallback).toMatch(/fewer than the 3 it needs: these picks come from product descriptions/);
+      expect(response.body.fallback).toMatch(
+        /fewer than the 3 it needs: these picks come from product descriptions/,
+      );
       continue;
     }
     expect(response.body.model).toBe(model);
@@ -180,7 +188,10 @@ async function expectExact(stack: TestStack, model: string, kind: 'copurchase' |
 
 describe('the co-purchase and hybrid models', () => {
   it('answer from descriptions until trained, train through the queue, then serve exact pgvector rankings', async () => {
-    const stack = await startStack({ RECOMMENDER_MODEL: 'hybrid', RECOMMENDER_MIN_PURCHASES: String(MIN_PURCHASES) });
+    const stack = await startStack({
+      RECOMMENDER_MODEL: 'hybrid',
+      RECOMMENDER_MIN_PURCHASES: String(MIN_PURCHASES),
+    });
     try {
       // The first answers may come before the training: from descriptions, and they say so.
       const first = await stack.get('/api/users/17850/recommendations');
@@ -203,7 +214,10 @@ describe('the co-purchase and hybrid models', () => {
   it('the co-purchase model serves exact rankings of its own vectors', async () => {
     const trained = await runCli('services/recommendation/dist/training/train.cli.js', ['--wait']);
     expect(trained.stdout).toMatch(/already trained from the current purchases/);
-    const stack = await startStack({ RECOMMENDER_MODEL: 'copurchase', RECOMMENDER_MIN_PURCHASES: String(MIN_PURCHASES) });
+    const stack = await startStack({
+      RECOMMENDER_MODEL: 'copurchase',
+      RECOMMENDER_MIN_PURCHASES: String(MIN_PURCHASES),
+    });
     try {
       await expectExact(stack, COPURCHASE_MODEL, 'copurchase');
     } finally {
@@ -222,10 +236,13 @@ describe('the co-purchase and hybrid models', () => {
     const found = (await influence.influences(17850, [pick], COPURCHASE_MODEL, 5)).get(pick)!;
     expect(found.length).toBeGreaterThan(0);
     // Recomputed from the stored vectors: input_j . (the co-purchase part of the pick's vector).
-    const { rows: vectors } = await db.query<{ product_id: string; item_vector: Float32Array; input_vector: Float32Array }>(
-      `SELECT product_id, item_vector, input_vector FROM product_factors WHERE model = $1`,
-      [COPURCHASE_MODEL],
-    );
+    const { rows: vectors } = await db.query<{
+      product_id: string;
+      item_vector: Float32Array;
+      input_vector: Float32Array;
+    }>(`SELECT product_id, item_vector, input_vector FROM product_factors WHERE model = $1`, [
+      COPURCHASE_MODEL,
+    ]);
     const byId = new Map(vectors.map((v) => [v.product_id, v]));
     const item = byId.get(pick)!.item_vector;
     const contributions = found.map((f) => {
@@ -233,6 +250,7 @@ describe('the co-purchase and hybrid models', () => {
       return input.reduce((s, x, c) => s + x * item[c]!, 0);
     });
     found.forEach((f, i) => expect(f.contribution).toBeCloseTo(contributions[i]!, 5));
-    for (let i = 1; i < found.length; i++) expect(found[i]!.contribution).toBeLessThanOrEqual(found[i - 1]!.contribution);
+    for (let i = 1; i < found.length; i++)
+      expect(found[i]!.contribution).toBeLessThanOrEqual(found[i - 1]!.contribution);
   });
 });

@@ -50,7 +50,9 @@ const PARAMS: CopurchaseParams = {
 
 /** EASE by the book, with a naive Gauss-Jordan inverse: B = I - P diag(1/diag P), P = (XᵀX + lambda I)⁻¹. */
 function easeByTheBook(userItems: Int32Array[], n: number, lambda: number): number[][] {
-  const a = Array.from({ length: n }, (_, i) => Array.from({ length: 2 * n }, (_, j) => (j === n + i ? 1 : 0)));
+  const a = Array.from({ length: n }, (_, i) =>
+    Array.from({ length: 2 * n }, (_, j) => (j === n + i ? 1 : 0)),
+  );
   for (const items of userItems) for (const i of items) for (const j of items) a[i]![j]! += 1;
   for (let i = 0; i < n; i++) a[i]![i]! += lambda;
   for (let c = 0; c < n; c++) {
@@ -126,7 +128,8 @@ describe('the inverse Cholesky factor', () => {
   it('gives the inverse and its diagonal of a symmetric positive definite matrix', () => {
     const n = 5;
     const a = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = 1 / (i + j + 1) + (i === j ? 1 : 0);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) a[i * n + j] = 1 / (i + j + 1) + (i === j ? 1 : 0);
     const copy = Float64Array.from(a);
     const m = inverseCholeskyFactor(a, n);
     const diagonal = inverseDiagonal(m, n);

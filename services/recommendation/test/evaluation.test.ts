@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { evaluate, EvaluationInputError, temporalSplit, type EvalData, type EvalLine } from '../src/eval/evaluation.js';
+import {
+  evaluate,
+  EvaluationInputError,
+  temporalSplit,
+  type EvalData,
+  type EvalLine,
+} from '../src/eval/evaluation.js';
 
 const at = (date: string) => new Date(`${date}T10:00:00`);
 
@@ -9,7 +15,17 @@ const at = (date: string) => new Date(`${date}T10:00:00`);
  */
 function data(): EvalData {
   const lines: EvalLine[] = [];
-  const months = ['2011-01-10', '2011-03-10', '2011-05-10', '2011-07-10', '2011-08-20', '2011-09-10', '2011-10-10', '2011-11-10', '2011-12-05'];
+  const months = [
+    '2011-01-10',
+    '2011-03-10',
+    '2011-05-10',
+    '2011-07-10',
+    '2011-08-20',
+    '2011-09-10',
+    '2011-10-10',
+    '2011-11-10',
+    '2011-12-05',
+  ];
   for (let c = 0; c < 40; c++) {
     const group = c % 2 === 0 ? 'A' : 'B';
     months.forEach((month, m) => {
@@ -45,8 +61,12 @@ describe('the offline evaluation', () => {
     for (const items of split.matrix.userItems) expect(items.length).toBeGreaterThan(0);
     // Nothing from after the cut: each customer's training products are exactly those of their lines before it.
     split.matrix.customerIds.forEach((customer, row) => {
-      const before = new Set(d.lines.filter((l) => l.customerId === customer && l.at < cut).map((l) => l.productId));
-      expect(new Set([...split.matrix.userItems[row]!].map((i) => split.matrix.productIds[i]))).toEqual(before);
+      const before = new Set(
+        d.lines.filter((l) => l.customerId === customer && l.at < cut).map((l) => l.productId),
+      );
+      expect(new Set([...split.matrix.userItems[row]!].map((i) => split.matrix.productIds[i]))).toEqual(
+        before,
+      );
       const target = split.targets.get(customer);
       if (!target) return;
       for (const product of target) expect(before.has(product)).toBe(false);
@@ -59,7 +79,12 @@ describe('the offline evaluation', () => {
   it('measures every model plus best-sellers, deterministically, and beats best-sellers on co-purchase structure', () => {
     const options = { cut: at('2011-10-01'), k: 3, lambdas: [1, 10] };
     const report = evaluate(data(), options);
-    expect(report.models.map((m) => m.model)).toEqual(['best-sellers', 'description (test-model)', 'copurchase', 'hybrid']);
+    expect(report.models.map((m) => m.model)).toEqual([
+      'best-sellers',
+      'description (test-model)',
+      'copurchase',
+      'hybrid',
+    ]);
     for (const m of report.models) {
       for (const x of [m.hr, m.ndcg, m.recall, m.coverage]) {
         expect(x).toBeGreaterThanOrEqual(0);

@@ -32,7 +32,11 @@ export function servedModel(config: Pick<AppConfig, 'embedding' | 'recommender'>
   const descriptionModel = config.embedding.model;
   const kind = config.recommender.model;
   const name =
-    kind === 'description' ? descriptionModel : kind === 'copurchase' ? COPURCHASE_MODEL : hybridModel(descriptionModel);
+    kind === 'description'
+      ? descriptionModel
+      : kind === 'copurchase'
+        ? COPURCHASE_MODEL
+        : hybridModel(descriptionModel);
   return { kind, name, descriptionModel };
 }
 

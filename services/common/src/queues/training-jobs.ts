@@ -30,7 +30,12 @@ export const TRAINING_JOB_NAME = 'train-models';
 
 /** Same purchases, same description vectors: the same job, queued once. */
 export function trainingJobId(data: TrainingJobData, method: string): string {
-  const content = [method, data.purchases_digest, data.description_model, String(data.description_version)].join('\n');
+  const content = [
+    method,
+    data.purchases_digest,
+    data.description_model,
+    String(data.description_version),
+  ].join('\n');
   return `train-${sha256Hex(content).slice(0, 40)}`;
 }
 

@@ -95,7 +95,8 @@ export const schemas = {
             description: { type: 'string' },
             score: {
               type: 'number',
-              description: 'description model: cosine similarity, -1..1; co-purchase and hybrid: inner product, higher is better',
+              description:
+                'description model: cosine similarity, -1..1; co-purchase and hybrid: inner product, higher is better',
             },
             ...explanationFields,
           },

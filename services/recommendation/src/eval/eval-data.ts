@@ -6,7 +6,11 @@ import type { EvalData, EvalLine } from './evaluation.js';
  * their dates), the canonical descriptions, and the description vectors of `descriptionModel`.
  */
 export async function loadEvalData(db: Database, descriptionModel: string): Promise<EvalData> {
-  const { rows: lineRows } = await db.query<{ customer_id: number; product_id: string; invoice_date: string }>(
+  const { rows: lineRows } = await db.query<{
+    customer_id: number;
+    product_id: string;
+    invoice_date: string;
+  }>(
     `SELECT o.customer_id, o.product_id, o.invoice_date
        FROM order_lines o JOIN products p ON p.product_id = o.product_id AND p.is_merchandise`,
   );
@@ -16,7 +20,11 @@ export async function loadEvalData(db: Database, descriptionModel: string): Prom
     // Timestamps come as the shop-local text the file had; read as local time, like the --cut date.
     at: new Date(row.invoice_date.replace(' ', 'T')),
   }));
-  const { rows: products } = await db.query<{ product_id: string; description: string; embedding: Float32Array | null }>(
+  const { rows: products } = await db.query<{
+    product_id: string;
+    description: string;
+    embedding: Float32Array | null;
+  }>(
     `SELECT p.product_id, p.description, e.embedding
        FROM products p LEFT JOIN product_embeddings e ON e.model = $1 AND e.product_id = p.product_id
       WHERE p.is_merchandise`,

@@ -49,7 +49,13 @@ export function rankingMetrics(
     recall += found / wanted.size;
   }
   const per = (x: number) => (users === 0 ? 0 : x / users);
-  return { hr: per(hits), ndcg: per(ndcg), recall: per(recall), coverage: recommended.size / catalogSize, users };
+  return {
+    hr: per(hits),
+    ndcg: per(ndcg),
+    recall: per(recall),
+    coverage: recommended.size / catalogSize,
+    users,
+  };
 }
 
 /**

@@ -59,7 +59,7 @@ export const COPURCHASE_PARAMS: CopurchaseParams = {
   oversample: 16,
   powerIterations: 1,
   trendDays: 14,
-  trendWeight: 0.1,
+  trendWeight: 0.05,
   seed: 20111001,
 };
 
@@ -92,7 +92,11 @@ const DAY_MS = 86_400_000;
  * The user-item matrix of `records` (merchandise only), with each product's recent buyers: the customers
  * whose last purchase of it falls in the `trendDays` before `asOf`.
  */
-export function buildPurchaseMatrix(records: readonly PurchaseRecord[], asOf: Date, trendDays: number): PurchaseMatrix {
+export function buildPurchaseMatrix(
+  records: readonly PurchaseRecord[],
+  asOf: Date,
+  trendDays: number,
+): PurchaseMatrix {
   const productIds = [...new Set(records.map((r) => r.productId))].sort();
   const column = new Map(productIds.map((id, i) => [id, i]));
   const byCustomer = new Map<number, number[]>();
@@ -154,7 +158,11 @@ export function trainCopurchase(
   /** B Y = Y - P D⁻¹ Y */
   const applyB = (y: Dense): Dense => minus(y, applyP(scaleRows(y, (r) => 1 / d[r]!)));
   /** Bᵀ Y = Y - D⁻¹ P Y */
-  const applyBt = (y: Dense): Dense => minus(y, scaleRows(applyP(y), (r) => 1 / d[r]!));
+  const applyBt = (y: Dense): Dense =>
+    minus(
+      y,
+      scaleRows(applyP(y), (r) => 1 / d[r]!),
+    );
   advance('item-item weights (EASE)');
 
   // M = (XB)ᵀ(XB), applied as Bᵀ(Xᵀ(X(B Y))) without forming it.
@@ -195,7 +203,11 @@ export function trainCopurchase(
 }
 
 /** The stored product vector of the co-purchase model: [output_i, trendWeight * trend_i]. */
-export function copurchaseItemVector(factors: CopurchaseFactors, index: number, trendWeight = factors.trendWeight): Float32Array {
+export function copurchaseItemVector(
+  factors: CopurchaseFactors,
+  index: number,
+  trendWeight = factors.trendWeight,
+): Float32Array {
   const { rank } = factors;
   const v = new Float32Array(rank + 1);
   for (let c = 0; c < rank; c++) v[c] = factors.output[index * rank + c]!;

@@ -12,7 +12,7 @@ export interface HybridParams {
   trendWeight: number;
 }
 
-export const HYBRID_PARAMS: HybridParams = { descriptionWeight: 0.05, trendWeight: 0.1 };
+export const HYBRID_PARAMS: HybridParams = { descriptionWeight: 0.5, trendWeight: 0.3 };
 
 /** A product's hybrid vector; a missing part (no description vector, not in the co-purchase model) is zero. */
 export function hybridItemVector(
@@ -24,7 +24,8 @@ export function hybridItemVector(
 ): Float32Array {
   const { rank } = factors;
   const v = new Float32Array(descriptionDimensions + rank + 1);
-  if (description) for (let c = 0; c < descriptionDimensions; c++) v[c] = params.descriptionWeight * description[c]!;
+  if (description)
+    for (let c = 0; c < descriptionDimensions; c++) v[c] = params.descriptionWeight * description[c]!;
   if (index !== undefined) {
     for (let c = 0; c < rank; c++) v[descriptionDimensions + c] = factors.output[index * rank + c]!;
     v[descriptionDimensions + rank] = params.trendWeight * factors.trend[index]!;

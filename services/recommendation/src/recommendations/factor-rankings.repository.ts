@@ -117,21 +117,25 @@ export class FactorRankingsRepository {
 
   /**
    * Customers whose description-model list is missing or out of date and who are cold-start customers of
-   * `model` (fewer than `minPurchases` merchandise products in it): the lists the fallback serves.
+   * `model` (its current list was computed from fewer than `minPurchases` products it knows): the lists the
+   * fallback serves. Read from the model's own kept lists, so refresh those first.
    */
-  async staleColdCustomers(descriptionModel: string, model: string, minPurchases: number, limit: number): Promise<number[]> {
+  async staleColdCustomers(
+    descriptionModel: string,
+    model: string,
+    minPurchases: number,
+    limit: number,
+  ): Promise<number[]> {
     const { rows } = await this.db.query<{ customer_id: number }>(
-      `SELECT c.customer_id
-         FROM customers c
-         LEFT JOIN user_recommendations r ON r.customer_id = c.customer_id AND r.model = $1
-        WHERE (r.customer_id IS NULL
-               OR r.purchases_hash <> c.purchases_hash
-               OR r.vectors_version <> coalesce((SELECT version FROM embedding_models WHERE model = $1), 0))
-          AND (SELECT count(*) FROM user_items ui
-                 JOIN products p ON p.product_id = ui.product_id AND p.is_merchandise
-                 JOIN product_factors f ON f.model = $2 AND f.product_id = ui.product_id
-                WHERE ui.customer_id = c.customer_id) < $3
-        ORDER BY c.customer_id
+      `SELECT r.customer_id
+         FROM user_recommendations r
+         JOIN customers c ON c.customer_id = r.customer_id AND c.purchases_hash = r.purchases_hash
+         LEFT JOIN user_recommendations d ON d.customer_id = r.customer_id AND d.model = $1
+        WHERE r.model = $2 AND r.purchased_with_vectors < $3
+          AND (d.customer_id IS NULL
+               OR d.purchases_hash <> c.purchases_hash
+               OR d.vectors_version <> coalesce((SELECT version FROM embedding_models WHERE model = $1), 0))
+        ORDER BY r.customer_id
         LIMIT $4`,
       [descriptionModel, model, minPurchases, limit],
     );

@@ -63,7 +63,7 @@ export class RecommendationRefresher implements OnApplicationBootstrap, OnApplic
     await this.repository.analyzeIfChanged();
     await this.repository.deleteOrphans();
     const started = Date.now();
-    let refreshed = 0;
+    let refreshed: number;
     const { kind, name } = this.served;
     if (kind === 'description') {
       refreshed = await this.drain(
@@ -102,7 +102,10 @@ export class RecommendationRefresher implements OnApplicationBootstrap, OnApplic
   }
 
   /** Recomputes chunk after chunk of stale lists until none is left (or the service stops). */
-  private async drain(next: () => Promise<number[]>, compute: (ids: number[]) => Promise<void>): Promise<number> {
+  private async drain(
+    next: () => Promise<number[]>,
+    compute: (ids: number[]) => Promise<void>,
+  ): Promise<number> {
     let refreshed = 0;
     while (!this.stopped) {
       const stale = await next();

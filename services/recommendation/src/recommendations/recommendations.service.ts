@@ -76,7 +76,11 @@ export class RecommendationsService {
     return this.answer(userId, list, model.name, model.kind);
   }
 
-  private async fromDescriptions(userId: number, topN: number, fallback?: string): Promise<RecommendationsResponse> {
+  private async fromDescriptions(
+    userId: number,
+    topN: number,
+    fallback?: string,
+  ): Promise<RecommendationsResponse> {
     const model = this.served.descriptionModel;
     let list = await this.repository.findList(userId, model, topN);
     if (!list) throw notFound(`user ${userId} has no purchase history`);

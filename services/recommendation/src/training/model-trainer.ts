@@ -1,4 +1,10 @@
-import { COPURCHASE_MODEL, hybridModel, sha256Hex, type Database, type TrainingJobResult } from '@retail/common';
+import {
+  COPURCHASE_MODEL,
+  hybridModel,
+  sha256Hex,
+  type Database,
+  type TrainingJobResult,
+} from '@retail/common';
 import {
   buildPurchaseMatrix,
   COPURCHASE_PARAMS,
@@ -8,7 +14,12 @@ import {
   type TrainingProgress,
 } from '../models/copurchase.js';
 import { HYBRID_PARAMS, hybridItemVector } from '../models/hybrid.js';
-import { TrainingRepository, type FactorRow, type StoredModel, type TrainingState } from './training.repository.js';
+import {
+  TrainingRepository,
+  type FactorRow,
+  type StoredModel,
+  type TrainingState,
+} from './training.repository.js';
 
 /** The training method and its parameters: a change retrains even when the purchases did not change. */
 export const TRAINING_METHOD = sha256Hex(
@@ -16,19 +27,26 @@ export const TRAINING_METHOD = sha256Hex(
 ).slice(0, 12);
 
 /** What the co-purchase and hybrid models record as trained_from, for a state. */
-export function trainedFrom(state: TrainingState, descriptionModel: string): { copurchase: string; hybrid: string } {
+export function trainedFrom(
+  state: TrainingState,
+  descriptionModel: string,
+): { copurchase: string; hybrid: string } {
   const copurchase = `${TRAINING_METHOD}:${state.purchasesDigest}`;
   return { copurchase, hybrid: `${copurchase}:${descriptionModel}@${state.descriptionVersion}` };
 }
 
 /** Whether the stored models are missing or were trained from another state than the current one. */
-export async function modelsAreStale(db: Database, descriptionModel: string): Promise<TrainingState | undefined> {
+export async function modelsAreStale(
+  db: Database,
+  descriptionModel: string,
+): Promise<TrainingState | undefined> {
   const repository = new TrainingRepository(db);
   const state = await repository.state(descriptionModel);
   const want = trainedFrom(state, descriptionModel);
   const stored = await repository.trainedFrom([COPURCHASE_MODEL, hybridModel(descriptionModel)]);
   const fresh =
-    stored.get(COPURCHASE_MODEL) === want.copurchase && stored.get(hybridModel(descriptionModel)) === want.hybrid;
+    stored.get(COPURCHASE_MODEL) === want.copurchase &&
+    stored.get(hybridModel(descriptionModel)) === want.hybrid;
   return fresh ? undefined : state;
 }
 
@@ -48,11 +66,16 @@ export async function trainModels(
   const from = trainedFrom(state, descriptionModel);
   const stored = await repository.trainedFrom([COPURCHASE_MODEL, hybridName]);
   const models = [COPURCHASE_MODEL, hybridName];
-  if (!options.force && stored.get(COPURCHASE_MODEL) === from.copurchase && stored.get(hybridName) === from.hybrid) {
+  if (
+    !options.force &&
+    stored.get(COPURCHASE_MODEL) === from.copurchase &&
+    stored.get(hybridName) === from.hybrid
+  ) {
     return { trained: false, models, customers: 0, products: 0, training_ms: 0, storing_ms: 0 };
   }
   const records = await repository.purchases();
-  if (records.length === 0) throw new Error('there are no purchases to learn from: run `npm run ingest` first');
+  if (records.length === 0)
+    throw new Error('there are no purchases to learn from: run `npm run ingest` first');
   // "Now" for the trend term: just after the last purchase in the data.
   const asOf = new Date(Math.max(...records.map((r) => r.lastPurchasedAt.getTime())) + 1);
   const started = Date.now();
@@ -70,14 +93,16 @@ export async function trainModels(
     input: copurchaseInputVector(factors, i),
   }));
   const zeros = new Float32Array(factors.rank);
-  const hybridRows: FactorRow[] = [...new Set([...factors.productIds, ...descriptions.keys()])].sort().map((productId) => {
-    const i = index.get(productId);
-    return {
-      productId,
-      item: hybridItemVector(descriptions.get(productId), dimensions, factors, i, HYBRID_PARAMS),
-      input: i === undefined ? zeros : copurchaseInputVector(factors, i),
-    };
-  });
+  const hybridRows: FactorRow[] = [...new Set([...factors.productIds, ...descriptions.keys()])]
+    .sort()
+    .map((productId) => {
+      const i = index.get(productId);
+      return {
+        productId,
+        item: hybridItemVector(descriptions.get(productId), dimensions, factors, i, HYBRID_PARAMS),
+        input: i === undefined ? zeros : copurchaseInputVector(factors, i),
+      };
+    });
   const common = { customers: factors.users, products: factors.productIds.length, trainingMs };
   const copurchaseParams = { ...factors.params, as_of: asOf.toISOString() };
   await repository.store([

@@ -59,7 +59,9 @@ export class ModelTrainingService implements OnModuleInit, OnApplicationShutdown
     this.worker.on('failed', (job, error) => {
       const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1);
       this.metrics.jobOutcomes.inc({ queue, outcome: final ? 'failed' : 'retried' });
-      this.logger.warn(`training job ${job?.id ?? '?'} failed${final ? ' for good' : ', will retry'}: ${error.message}`);
+      this.logger.warn(
+        `training job ${job?.id ?? '?'} failed${final ? ' for good' : ', will retry'}: ${error.message}`,
+      );
     });
     this.worker.on('error', (error) => this.logger.error(`training worker error: ${error.message}`));
   }

@@ -36,7 +36,10 @@ async function main(): Promise<number> {
   const config = loadConfig();
   const descriptionModel = config.embedding.model;
   const db = await connectDatabase(config.databaseUrl, { max: 2, applicationName: 'train-cli' });
-  const queue = createQueue<TrainingJobData>(QueueNames.ModelTraining, config) as Queue<TrainingJobData, TrainingJobResult>;
+  const queue = createQueue<TrainingJobData>(QueueNames.ModelTraining, config) as Queue<
+    TrainingJobData,
+    TrainingJobResult
+  >;
   let worker: ReturnType<typeof createTrainingWorker> | undefined;
   let events: QueueEvents | undefined;
   try {
@@ -48,7 +51,10 @@ async function main(): Promise<number> {
     const jobId = await queueTraining(queue, state, descriptionModel, 'cli');
     console.log(`queued training job ${jobId}`);
     if (!values.wait) return 0;
-    events = new QueueEvents(QueueNames.ModelTraining, { connection: bullConnection(config), prefix: config.queuePrefix });
+    events = new QueueEvents(QueueNames.ModelTraining, {
+      connection: bullConnection(config),
+      prefix: config.queuePrefix,
+    });
     await events.waitUntilReady();
     if ((await queue.getWorkers()).length === 0) {
       console.log('no training worker is running: training in this process');
@@ -60,7 +66,7 @@ async function main(): Promise<number> {
       console.log(`  ${done}/${total} ${phase}`);
     });
     const job = (await queue.getJob(jobId))!;
-    const result = (await job.waitUntilFinished(events)) as TrainingJobResult;
+    const result = await job.waitUntilFinished(events);
     console.log(
       result.trained
         ? `trained ${result.models.join(' and ')} on ${result.customers} customers x ${result.products} products in ` +

@@ -7,7 +7,9 @@ import { trainModels } from './model-trainer.js';
  * numeric work on the real data that must not block the recommendation service's event loop. It opens its
  * own small connection pool.
  */
-export default async function processTraining(job: SandboxedJob<TrainingJobData, TrainingJobResult>): Promise<TrainingJobResult> {
+export default async function processTraining(
+  job: SandboxedJob<TrainingJobData, TrainingJobResult>,
+): Promise<TrainingJobResult> {
   const config = loadConfig();
   const db = await connectDatabase(config.databaseUrl, { max: 2, applicationName: 'model-training' });
   try {

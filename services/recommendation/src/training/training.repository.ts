@@ -53,7 +53,11 @@ export class TrainingRepository {
 
   /** Every (customer, merchandise product) bought, with the last time it was bought. */
   async purchases(): Promise<PurchaseRecord[]> {
-    const { rows } = await this.db.query<{ customer_id: number; product_id: string; last_purchased_at: string }>(
+    const { rows } = await this.db.query<{
+      customer_id: number;
+      product_id: string;
+      last_purchased_at: string;
+    }>(
       `SELECT ui.customer_id, ui.product_id, ui.last_purchased_at
          FROM user_items ui JOIN products p ON p.product_id = ui.product_id AND p.is_merchandise`,
     );
