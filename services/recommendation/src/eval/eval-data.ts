@@ -1,4 +1,5 @@
-import type { Database } from '@retail/common';
+import { createEmbeddingProvider, type Database, type EmbeddingConfig } from '@retail/common';
+import { readCleanPurchases } from '@retail/ingestion/clean-purchases';
 import type { EvalData, EvalLine } from './evaluation.js';
 
 /**
@@ -43,5 +44,35 @@ export async function loadEvalData(db: Database, descriptionModel: string): Prom
     descriptions: new Map(products.map((row) => [row.product_id, row.description])),
     vectors,
     descriptionModel,
+  };
+}
+
+/**
+ * The evaluation's data from an Online Retail file, without a database: read and cleaned by the ingestion's
+ * own code (same rules, same canonical descriptions, same merchandise flags), and the merchandise described by
+ * the configured embedding provider (the `local` model offline: a fraction of a second).
+ */
+export async function loadEvalDataFromFile(file: string, embedding: EmbeddingConfig): Promise<EvalData> {
+  const { lines, products } = await readCleanPurchases(file);
+  const merchandise = products.filter((p) => p.isMerchandise && p.description !== '');
+  const provider = createEmbeddingProvider(embedding, { maxRetries: embedding.httpRetries });
+  const vectors = new Map<string, Float32Array>();
+  for (let i = 0; i < merchandise.length; i += embedding.batchSize) {
+    const batch = merchandise.slice(i, i + embedding.batchSize);
+    const embedded = await provider.embed(batch.map((p) => p.description));
+    batch.forEach((p, j) => vectors.set(p.productId, embedded[j]!));
+  }
+  const isMerchandise = new Set(products.filter((p) => p.isMerchandise).map((p) => p.productId));
+  return {
+    lines: lines
+      .filter((line) => isMerchandise.has(line.productId))
+      .map((line) => ({
+        customerId: line.customerId,
+        productId: line.productId,
+        at: new Date(line.invoiceDate.replace(' ', 'T')),
+      })),
+    descriptions: new Map(products.map((p) => [p.productId, p.description])),
+    vectors,
+    descriptionModel: provider.model,
   };
 }

@@ -2,7 +2,8 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, connectDatabase, loadConfig } from '@retail/common';
-import { loadEvalData } from './eval-data.js';
+import { IngestionInputError } from '@retail/ingestion/clean-purchases';
+import { loadEvalData, loadEvalDataFromFile } from './eval-data.js';
 import {
   evaluate,
   EvaluationInputError,
@@ -11,16 +12,19 @@ import {
   type EvaluationReport,
 } from './evaluation.js';
 
-const USAGE = `Usage: npm run eval -- [--cut DATE] [--k N] [--json FILE] [--lambdas L1,L2,...]
+const USAGE = `Usage: npm run eval -- [--cut DATE] [--k N] [--json FILE] [--file PATH] [--lambdas L1,L2,...]
 
 The offline evaluation of every model the service can serve, with best-sellers as the floor, on the
-purchases in the database (DATABASE_URL; the description vectors of the active embedding model):
+purchases in the database (DATABASE_URL; the description vectors of the active embedding model), or in a
+file (--file):
 a temporal split at --cut (default 2011-10-01): the models learn from the lines before it only, and are
 measured on the products each customer bought for the first time on or after it (what they bought before
 is never recommended). Hyperparameters are chosen on a validation split of the training period.
   --cut DATE    the split date, YYYY-MM-DD (default 2011-10-01)
   --k N         the cut-off of HR@K, NDCG@K and recall@K (default 12)
   --json FILE   also write {"cut", "k", "users", "models": [{"model", "hr", "ndcg", "recall", "coverage"}]}
+  --file PATH   read an Online Retail file (.csv, .csv.gz, .xlsx) with the ingestion's cleaning rules instead
+                of the database; its products are described by the configured embedding provider
   --lambdas L   EASE regularisations to try on the validation split (default 250; each costs a training)`;
 
 class UsageError extends Error {}
@@ -76,6 +80,7 @@ async function main(): Promise<number> {
         k: { type: 'string', default: '12' },
         json: { type: 'string' },
         lambdas: { type: 'string' },
+        file: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -91,12 +96,16 @@ async function main(): Promise<number> {
   const lambdas = values.lambdas === undefined ? GRID.lambdas : parseLambdas(values.lambdas);
   const config = loadConfig();
   const started = Date.now();
-  const db = await connectDatabase(config.databaseUrl, { max: 2, applicationName: 'eval-cli' });
   let data;
-  try {
-    data = await loadEvalData(db, config.embedding.model);
-  } finally {
-    await db.end();
+  if (values.file) {
+    data = await loadEvalDataFromFile(values.file, config.embedding);
+  } else {
+    const db = await connectDatabase(config.databaseUrl, { max: 2, applicationName: 'eval-cli' });
+    try {
+      data = await loadEvalData(db, config.embedding.model);
+    } finally {
+      await db.end();
+    }
   }
   const say = (message: string) => process.stderr.write(`${message}\n`);
   say(`${data.lines.length} lines, ${data.vectors.size} description vectors (${data.descriptionModel})`);
@@ -157,6 +166,13 @@ main().then(
     console.error(
       `eval failed: ${error instanceof Error ? error.message : String(error)}${usage ? `\n\n${USAGE}` : ''}`,
     );
-    process.exit(usage || error instanceof ConfigError || error instanceof EvaluationInputError ? 2 : 1);
+    process.exit(
+      usage ||
+        error instanceof ConfigError ||
+        error instanceof EvaluationInputError ||
+        error instanceof IngestionInputError
+        ? 2
+        : 1,
+    );
   },
 );
