@@ -24,3 +24,6 @@ export * from './metrics/metrics-server.js';
 export * from './queues/close-worker.js';
 export * from './embeddings/product-embeddings.repository.js';
 export * from './queues/queue-worker.js';
+export * from './models/recommender-models.js';
+export * from './queues/training-jobs.js';
+export * from './models/purchase-influence.repository.js';

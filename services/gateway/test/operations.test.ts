@@ -81,6 +81,7 @@ describe('the queue dashboard', () => {
       'embeddings',
       'explanations',
       'explanations-interactive',
+      'model-training',
     ]);
     // The ingestion queued one embedding job for the fixture's six products.
     expect(body.queues.find((q) => q.name === 'embeddings')!.counts.waiting).toBe(1);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { RecommenderKind } from '../models/recommender-models.js';
 import { defaultDataFile } from './paths.js';
 
 /** Cloud.ru Foundation Models: the default OpenAI-compatible endpoint for both cloud models. */
@@ -7,6 +8,11 @@ export const CLOUD_RU_BASE_URL = 'https://foundation-models.api.cloud.ru/v1';
 export const LOCAL_EMBEDDING_MODEL = 'local-hashed-ngrams-v1';
 /** Every stored vector has this many dimensions (the `vector(1024)` column). */
 export const EMBEDDING_DIMENSIONS = 1024;
+/**
+ * Customers with fewer purchases known to the co-purchase model than this get the description model's list
+ * (RECOMMENDER_MIN_PURCHASES). Chosen by `npm run eval` on the validation split (README, "Recommendation quality").
+ */
+export const DEFAULT_RECOMMENDER_MIN_PURCHASES = 1;
 
 export type EmbeddingProviderName = 'openai' | 'local';
 export type LlmProviderName = 'openai' | 'template';
@@ -84,6 +90,8 @@ export interface AppConfig {
   dashboard: { user: string; password: string | undefined };
   /** Where the recommendation service listens (TCP, @nestjs/microservices) and the gateway finds it. */
   recommendation: { host: string; port: number; timeoutMs: number; refreshIntervalMs: number };
+  /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-models.ts. */
+  recommender: { model: RecommenderKind; minPurchases: number };
   /**
    * How long a worker's claim on a job lasts without renewal: after a crash, its jobs go back to the
    * queue within about this time.
@@ -192,6 +200,11 @@ const envSchema = z.object({
   RECOMMENDATION_PORT: int(1, 65535, 4001),
   RECOMMENDATION_TIMEOUT_MS: int(50, 120_000, 3_000),
   RECOMMENDATION_REFRESH_INTERVAL_MS: int(100, 3_600_000, 2_000),
+  RECOMMENDER_MODEL: z.preprocess(
+    emptyAsUndefined,
+    z.enum(['description', 'copurchase', 'hybrid']).default('hybrid'),
+  ),
+  RECOMMENDER_MIN_PURCHASES: int(1, 10_000, DEFAULT_RECOMMENDER_MIN_PURCHASES),
 });
 
 type Env = Record<string, string | undefined>;
@@ -282,6 +295,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       timeoutMs: e.RECOMMENDATION_TIMEOUT_MS,
       refreshIntervalMs: e.RECOMMENDATION_REFRESH_INTERVAL_MS,
     },
+    recommender: { model: e.RECOMMENDER_MODEL, minPurchases: e.RECOMMENDER_MIN_PURCHASES },
   };
 }
 

@@ -12,6 +12,8 @@ export const QueueNames = {
    * explanation, written before any background event.
    */
   ExplanationsInteractive: 'explanations-interactive',
+  /** Training of the models learned from purchases (recommendation service; `npm run train`). */
+  ModelTraining: 'model-training',
 } as const;
 
 export type QueueName = (typeof QueueNames)[keyof typeof QueueNames];

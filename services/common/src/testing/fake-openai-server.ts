@@ -169,7 +169,8 @@ export class FakeOpenAiServer {
 /** A sentence about the product a chat request's prompt recommends, as a model would write. */
 export function defaultSentence(request: RecordedRequest): string {
   const messages = (request.body as { messages?: { content?: unknown }[] }).messages ?? [];
-  const prompt = String(messages.at(-1)?.content ?? '');
+  const content = messages.at(-1)?.content;
+  const prompt = typeof content === 'string' ? content : '';
   const product = /Recommended product: (.*)/.exec(prompt)?.[1]?.trim().toLowerCase() ?? 'this piece';
   return `The ${product} goes well with the things you already love.`;
 }

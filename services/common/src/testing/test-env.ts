@@ -15,6 +15,10 @@ export function applyTestEnvironment(env: NodeJS.ProcessEnv = process.env): void
   env.DATABASE_URL = TEST_DATABASE_URL;
   env.REDIS_URL = TEST_REDIS_URL;
   env.QUEUE_PREFIX = TEST_QUEUE_PREFIX;
+  // The seed's description model unless a test asks for another (the co-purchase and hybrid models train
+  // for a minute on the real data: services/gateway/test/exactness-models.test.ts covers them).
+  env.RECOMMENDER_MODEL = 'description';
+  delete env.RECOMMENDER_MIN_PURCHASES;
   // The cloud models are only ever reached through the fake server of a test that asks for it.
   delete env.EMBEDDING_API_KEY;
   delete env.EMBEDDING_PROVIDER;

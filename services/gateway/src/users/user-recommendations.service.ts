@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { ListUsersRequest, ListUsersResponse, PurchasesResponse } from '@retail/common';
+import type {
+  ListUsersRequest,
+  ListUsersResponse,
+  PurchasesResponse,
+  RecommendationsResponse,
+} from '@retail/common';
 import {
   ExplanationLookupService,
   type ExplanationView,
@@ -15,11 +20,8 @@ export interface RecommendationView {
   explanation_source: ExplanationView['explanation_source'];
 }
 
-export interface RecommendationsView {
-  user_id: string;
-  model: string;
+export interface RecommendationsView extends Omit<RecommendationsResponse, 'recommendations'> {
   recommendations: RecommendationView[];
-  reason?: string;
 }
 
 export interface ExplanationsView {

@@ -57,12 +57,14 @@ export class UsersController {
   @ApiOperation({
     summary: 'Products for the user, best first, with their explanations when ready',
     description:
-      'Exact cosine ranking of every product against the mean vector of what the user bought; products the ' +
-      'user bought are left out. `explanation` is null while `explanation_status` is `pending`: poll ' +
-      '`/recommendations/explanations`. With `explanations=now` a person is waiting for the sentences: ' +
-      'they are written before any background work (the template sentence, marked `failed`, stands in when ' +
-      'the model takes longer than a few seconds). By default they are background work, written within ' +
-      'the background budget or when someone polls them.',
+      'Exact ranking of every product in the served model (RECOMMENDER_MODEL): `description`, cosine against ' +
+      'the mean description vector of what the user bought; `copurchase` and `hybrid`, inner product with a ' +
+      'vector learned from what customers bought together (`basis` says which, `fallback` when the ' +
+      'description model stood in); products the user bought are left out. `explanation` is null while ' +
+      '`explanation_status` is `pending`: poll `/recommendations/explanations`. With `explanations=now` a ' +
+      'person is waiting for the sentences: they are written before any background work (the template ' +
+      'sentence, marked `failed`, stands in when the model takes longer than a few seconds). By default they ' +
+      'are background work, written within the background budget or when someone polls them.',
   })
   @ApiParam({ name: 'user_id', example: '17850' })
   @ApiQuery({ name: 'top_n', required: false, description: `1-${MAX_TOP_N}, default ${DEFAULT_TOP_N}` })

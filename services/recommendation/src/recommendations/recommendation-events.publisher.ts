@@ -39,17 +39,15 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
   private readonly pending = new Map<string, PendingEvent>();
   private readonly flushing = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly model: string;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.model = config.embedding.model;
     this.queue = createQueue<ExplanationJob>(QueueNames.Explanations, config);
   }
 
-  /** Schedules the event of an answer; returns at once. */
-  publishSoon(userId: number, purchasesHash: string, products: RecommendedProduct[]): void {
+  /** Schedules the event of an answer ranked by `model`; returns at once. */
+  publishSoon(userId: number, model: string, purchasesHash: string, products: RecommendedProduct[]): void {
     const id = recommendationEventId(
-      this.model,
+      model,
       String(userId),
       products.map((p) => p.product_id),
       purchasesHash,
@@ -58,7 +56,7 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
     this.pending.set(id, {
       id,
       event: {
-        model: this.model,
+        model,
         user_id: String(userId),
         product_ids: products.map((p) => p.product_id),
         created_at: new Date().toISOString(),
