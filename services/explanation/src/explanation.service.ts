@@ -221,9 +221,11 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     while (!(await this.cache.claim(this.namespace, userId, product.product_id, this.claimMs))) {
       signal?.throwIfAborted();
       await sleep(CLAIM_POLL_MS);
-      if ((await this.cache.getMany(this.namespace, userId, [product.product_id]))[0]) return 'elsewhere';
+      if (await this.cached(userId, product)) return 'elsewhere';
     }
     try {
+      // Another process may have written it between our first look and our claim.
+      if (await this.cached(userId, product)) return 'elsewhere';
       const write = () => this.write(product, ground, signal);
       const written = await (this.writer.callsModel
         ? this.budget.run('interactive', write, signal)
@@ -274,10 +276,11 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     signal: AbortSignal | undefined,
   ): Promise<'written' | 'elsewhere'> {
     const write = async (): Promise<'written' | 'elsewhere'> => {
-      if ((await this.cache.getMany(this.namespace, userId, [product.product_id]))[0]) return 'elsewhere';
+      if (await this.cached(userId, product)) return 'elsewhere';
       if (!(await this.cache.claim(this.namespace, userId, product.product_id, this.claimMs)))
         return 'elsewhere';
       try {
+        if (await this.cached(userId, product)) return 'elsewhere'; // written between the look and the claim
         await this.store(userId, product, await this.write(product, ground, signal), 'background');
         return 'written';
       } finally {
@@ -285,6 +288,10 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
       }
     };
     return this.writer.callsModel ? this.budget.run('background', write, signal) : write();
+  }
+
+  private async cached(userId: string, product: DescribedProduct): Promise<boolean> {
+    return (await this.cache.getMany(this.namespace, userId, [product.product_id]))[0] !== undefined;
   }
 
   /** One sentence from the writer (a model call, timed), whoever's turn it is. */
