@@ -22,7 +22,9 @@ function same(a: string, b: string): boolean {
 /**
  * The operators' queue dashboard (bull-board) at /admin/queues, behind HTTP basic authentication with
  * QUEUE_DASHBOARD_USER / QUEUE_DASHBOARD_PASSWORD. In production it refuses a missing or default password:
- * the dashboard is then not mounted (the API keeps running) and the log says why.
+ * the dashboard is then not mounted (the API keeps running) and the log says why, in one line: at `log`
+ * level when no password is set (closed is the production default, not a fault), as a warning when a
+ * default password was refused.
  */
 export async function mountQueueDashboard(
   fastify: FastifyInstance,
@@ -33,11 +35,11 @@ export async function mountQueueDashboard(
   const { user } = config.dashboard;
   let password = config.dashboard.password ?? '';
   if (config.nodeEnv === 'production' && WEAK_PASSWORDS.has(password)) {
-    logger.error(
-      `queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD to a real password (NODE_ENV=production refuses ${
-        password ? 'a default password' : 'no password'
-      })`,
-    );
+    const message = `queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD to a real password to open ${DASHBOARD_PATH} (NODE_ENV=production refuses ${
+      password ? 'a default password' : 'no password'
+    })`;
+    if (password) logger.warn(message);
+    else logger.log(message);
     return false;
   }
   if (!password) {

@@ -2,11 +2,12 @@ import {
   BadRequestException,
   Inject,
   Injectable,
+  Logger,
   NotFoundException,
   ServiceUnavailableException,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { ClientProxy } from '@nestjs/microservices';
+import { ClientProxy, ClientTCP } from '@nestjs/microservices';
 import { TimeoutError, lastValueFrom, timeout } from 'rxjs';
 import {
   RecommendationPatterns,
@@ -26,10 +27,18 @@ export const RECOMMENDATION_SERVICE = 'RECOMMENDATION_SERVICE';
  * The gateway's side of the @nestjs/microservices contract with the recommendation service. Every call
  * has a deadline; a service that is down or too slow becomes a 503 at once, and the next call connects
  * again by itself once the service is back.
+ *
+ * The log says when the service stops answering and when it is back, one line each (with the reason and,
+ * on return, how long and how many calls failed), never one line per failed call: the 503s themselves are
+ * counted in retail_rpc_duration_seconds{outcome="unavailable"}.
  */
 @Injectable()
 export class RecommendationClient implements OnApplicationShutdown {
   private readonly timeoutMs: number;
+  private readonly address: string;
+  private readonly logger = new Logger('RecommendationClient');
+  /** Unknown until the first call; then whether the last call reached the service. */
+  private state: { reachable: true } | { reachable: false; since: number; failedCalls: number } | undefined;
 
   constructor(
     @Inject(RECOMMENDATION_SERVICE) private readonly client: ClientProxy,
@@ -37,6 +46,14 @@ export class RecommendationClient implements OnApplicationShutdown {
     @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {
     this.timeoutMs = config.recommendation.timeoutMs;
+    this.address = `${config.recommendation.host}:${config.recommendation.port}`;
+    // The TCP client logs every socket error except "connection refused" at error level with its stack
+    // (in containers, `getaddrinfo ENOTFOUND recommendation` while the service's container is away), once
+    // per attempt. The same error fails the call that made the attempt, and call() reports it once.
+    if (client instanceof ClientTCP) {
+      client.handleError = (error: unknown) =>
+        this.logger.debug(`socket error: ${String((error as { message?: unknown }).message ?? error)}`);
+    }
   }
 
   listUsers(request: ListUsersRequest): Promise<ListUsersResponse> {
@@ -64,12 +81,56 @@ export class RecommendationClient implements OnApplicationShutdown {
     try {
       const answer = await lastValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.timeoutMs)));
       stop({ outcome: 'success' });
+      this.reached();
       return answer;
     } catch (error) {
       const translated = this.translate(error);
       stop({ outcome: translated instanceof ServiceUnavailableException ? 'unavailable' : 'error' });
+      const unreachable = this.unreachable(error);
+      if (unreachable === undefined) this.reached();
+      else this.notReached(unreachable);
       throw translated;
     }
+  }
+
+  /** The service answered (a result or its own error). */
+  private reached(): void {
+    const before = this.state;
+    if (before?.reachable) return;
+    this.state = { reachable: true };
+    if (!before) {
+      this.logger.log(`the recommendation service answers at ${this.address}`);
+      return;
+    }
+    const seconds = ((Date.now() - before.since) / 1000).toFixed(1);
+    this.logger.log(
+      `the recommendation service is back at ${this.address} after ${seconds} s ` +
+        `(${before.failedCalls} ${before.failedCalls === 1 ? 'call' : 'calls'} answered 503 meanwhile)`,
+    );
+  }
+
+  private notReached(reason: string): void {
+    if (this.state && !this.state.reachable) {
+      this.state.failedCalls += 1;
+      return;
+    }
+    this.state = { reachable: false, since: Date.now(), failedCalls: 1 };
+    this.logger.warn(
+      `the recommendation service at ${this.address} is unavailable (${reason}): ` +
+        'calls answer 503 until it is back',
+    );
+  }
+
+  /** Why a call did not reach the service, or undefined when the service answered it. */
+  private unreachable(error: unknown): string | undefined {
+    if (error instanceof TimeoutError) return `no answer within ${this.timeoutMs} ms`;
+    if (isRpcErrorPayload(error)) return undefined;
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && /^E[A-Z]+/.test(code))
+      return typeof message === 'string' ? message : code;
+    // The connection closed with the call in flight (the service stopped or crashed).
+    if (message === 'Connection closed') return 'the connection closed';
+    return undefined;
   }
 
   private translate(error: unknown): Error {
