@@ -76,12 +76,11 @@ const unused = Object.keys(packages)
     }
   });
 for (const key of unused) remove(key);
-console.log(
-  `build-only packages removed: ${unused.map((key) => key.slice('node_modules/'.length)).join(', ') || 'none'}`,
-);
+const names = unused.map((key) => key.slice('node_modules/'.length)).sort();
+console.log(`build-only packages ${dryRun ? 'to remove' : 'removed'}: ${names.join(', ') || 'none'}`);
 
 const packagesBytes = bytes;
-const unloaded = /\.(map|d\.[cm]?ts|[cm]?ts|md|markdown)$/i;
+const unloaded = /\.(map|[cm]?ts|md|markdown)$/i; // .d.ts, .d.mts and TypeScript sources included
 const walk = (dir) => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const target = path.join(dir, entry.name);

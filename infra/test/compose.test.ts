@@ -348,6 +348,13 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('checks liveness, not readiness: a dependency that is down does not make a container unhealthy', () => {
+    const all = services(interpolated({}).doc);
+    const tests = Object.values(all).map((service) => JSON.stringify(service.healthcheck?.test ?? ''));
+    expect(tests.filter((test) => test.includes('/ready'))).toEqual([]);
+    expect(all.gateway!.healthcheck.test.at(-1)).toBe('http://127.0.0.1:8080/api/health');
+  });
+
   it('gives every app container a valid configuration, offline (local embeddings, template sentences) without keys', () => {
     for (const env of [{}, Object.fromEntries(ENV_EXAMPLE)]) {
       const apps = appServices(interpolated(env).doc);
@@ -518,6 +525,11 @@ describe('infra/docker/Dockerfile', () => {
     const bases = stages.filter((stage) => !byName.has(stage.image)).map((stage) => stage.image);
     expect(bases.length).toBeGreaterThan(0);
     for (const image of bases) expect(image).toMatch(new RegExp(`^node:${nvmrc.replace(/\./g, '\\.')}-`));
+  });
+
+  it('needs no image from a registry but its base: no `# syntax=` frontend to fetch', () => {
+    // BuildKit would pull the frontend image named there on every build; the built-in one reads this file.
+    expect(read('infra/docker/Dockerfile')).not.toMatch(/^#\s*syntax\s*=/im);
   });
 
   it('runs the final stage as an unprivileged user', () => {
