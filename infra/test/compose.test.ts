@@ -288,9 +288,15 @@ describe('docker-compose.yml', () => {
     expect(RAW['x-app'].image).toMatch(/^[a-z0-9./-]+:[a-z0-9.-]+$/);
     expect(RAW['x-app'].build).toBeUndefined();
     const builders = Object.entries(services(RAW)).filter(([, service]) => service.build !== undefined);
-    expect(builders.map(([name, service]) => [name, service.image, service.build])).toEqual([
-      [STEPS[0]!.name, RAW['x-app'].image, { context: '.', dockerfile: 'infra/docker/Dockerfile' }],
+    expect(
+      builders.map(([name, service]) => [name, service.image, service.build, service.pull_policy]),
+    ).toEqual([
+      [STEPS[0]!.name, RAW['x-app'].image, { context: '.', dockerfile: 'infra/docker/Dockerfile' }, 'build'],
     ]);
+    // The others never ask a registry for it (Compose would try, and print an error per service).
+    for (const [name, service] of Object.entries(apps).filter(([, s]) => s.build === undefined)) {
+      expect({ name, pull_policy: service.pull_policy }).toEqual({ name, pull_policy: 'never' });
+    }
   });
 
   it('starts in order: one-shot steps complete, long-running services are healthy, before what needs them', () => {
