@@ -281,6 +281,25 @@ async function up(
   return { pageMs, upMs };
 }
 
+/**
+ * The gateway's log since `since` about the recommendation service: one warning when it went away and one
+ * line when it came back (when `outage`), no error and no stack trace. Returns those lines.
+ */
+async function checkOutageLog(since: string, outage: boolean): Promise<string[]> {
+  const lines = (await logsOf('gateway', since)).split('\n').filter((line) => line.trim() !== '');
+  const about = lines.filter((line) => line.includes('recommendation service'));
+  const stacks = lines.filter((line) => /^\s+at /.test(line) || line.includes('\\n    at '));
+  const errors = lines.filter((line) => line.includes('"level":"error"'));
+  check(
+    about.filter((line) => line.includes('is unavailable (')).length === (outage ? 1 : 0) &&
+      about.filter((line) => line.includes('is back at')).length === (outage ? 1 : 0) &&
+      stacks.length === 0 &&
+      errors.length === 0,
+    `the gateway's log of the outage should be one warning and one line back, no error, no stack:\n${lines.join('\n')}`,
+  );
+  return about;
+}
+
 /** A service's log, without colours or the control codes compose adds. */
 async function logsOf(service: string, since?: string): Promise<string> {
   const out = await compose([
@@ -510,7 +529,7 @@ async function main(): Promise<void> {
   // 3. a crash ----------------------------------------------------------------------------------------
   const victim = await containerOf('recommendation');
   const restartsBefore = Number(await ok('docker', ['inspect', '-f', '{{.RestartCount}}', victim.id]));
-  const since = new Date(Date.now() - 1000).toISOString();
+  const since = new Date().toISOString();
   say('kill -9 the recommendation service process');
   // Inside the container, PID 1 is the init (compose's init: true); the service is its child.
   const killed = await ok('docker', [
@@ -555,17 +574,49 @@ async function main(): Promise<void> {
     'kill -9 recommendation: API answering again',
     `${seconds(backMs)} (${failedCalls} calls answered 503 meanwhile; container healthy after ${seconds(restarted)})`,
   ]);
-  // The gateway's log: one warning for the outage, one line for the return, no stack trace.
-  const gatewayLog = (await logsOf('gateway', since)).split('\n');
-  const about = gatewayLog.filter((line) => line.includes('recommendation service'));
-  const stacks = gatewayLog.filter((line) => /^\s+at /.test(line) || line.includes('\\n    at '));
-  check(
-    about.filter((line) => line.includes('is unavailable (')).length === (failedCalls > 0 ? 1 : 0) &&
-      about.filter((line) => line.includes('is back at')).length === (failedCalls > 0 ? 1 : 0) &&
-      stacks.length === 0,
-    `the gateway's log of the outage should be one warning and one line back, without stacks:\n${gatewayLog.join('\n')}`,
+  await checkOutageLog(since, failedCalls > 0);
+  say(`restarted by the engine; API back after ${seconds(backMs)}`);
+
+  // A longer outage: the container stopped, so its name no longer resolves (getaddrinfo ENOTFOUND).
+  const stoppedAt = new Date().toISOString();
+  await compose(['stop', 'recommendation']);
+  let outageCalls = 0;
+  const outageEnd = performance.now() + 5_000;
+  while (performance.now() < outageEnd) {
+    const [answer, ready] = await Promise.all([
+      get(`${web}/api/users/${someone.user_id}/recommendations?top_n=12`),
+      get(`${gateway}/api/health/ready`),
+    ]);
+    check(
+      answer.status === 503 && ready.status === 503,
+      `with the service stopped: HTTP ${answer.status}, ready ${ready.status}`,
+    );
+    check(
+      (await get(`${gateway}/api/health`)).status === 200,
+      'the gateway is not live while a dependency is down',
+    );
+    outageCalls += 2;
+    await sleep(200);
+  }
+  // The same container again (`docker compose start` would also re-run the one-shot steps it depends on).
+  await ok('docker', ['start', victim.id]);
+  await waitFor(
+    'the API answering once the service is started again',
+    async () =>
+      (await get(`${web}/api/users/${someone.user_id}/recommendations?top_n=12`)).status === 200
+        ? true
+        : undefined,
+    120_000,
+    200,
   );
-  say(`restarted by the engine; API back after ${seconds(backMs)}; gateway log:\n  ${about.join('\n  ')}`);
+  const outageLog = await checkOutageLog(stoppedAt, true);
+  timings.push([
+    'recommendation stopped for 5 s: gateway log',
+    `${outageLog.length} lines for ${outageCalls} failed calls`,
+  ]);
+  say(
+    `stopped 5 s (${outageCalls} calls answered 503, the gateway stayed healthy); its log:\n  ${outageLog.join('\n  ')}`,
+  );
 
   // 4. down, up again -----------------------------------------------------------------------------------
   // Twice: right away, while the recommendation service still refreshes the 4,339 lists of the fresh start
