@@ -77,3 +77,25 @@ describe('configuration from the environment', () => {
     expect(redactUrl('redis://:pw@host:6379')).toBe('redis://:***@host:6379');
   });
 });
+
+describe('the served recommendation model', () => {
+  it('is the hybrid by default, over the active description model, and can be chosen', async () => {
+    const { servedModel, COPURCHASE_MODEL } = await import('../src/models/recommender-models.js');
+    const byDefault = loadConfig({});
+    expect(byDefault.recommender).toEqual({ model: 'hybrid', minPurchases: 1 });
+    expect(servedModel(byDefault)).toEqual({
+      kind: 'hybrid',
+      name: `hybrid-v1+${LOCAL_EMBEDDING_MODEL}`,
+      descriptionModel: LOCAL_EMBEDDING_MODEL,
+    });
+    expect(servedModel(loadConfig({ RECOMMENDER_MODEL: 'copurchase' })).name).toBe(COPURCHASE_MODEL);
+    expect(servedModel(loadConfig({ RECOMMENDER_MODEL: 'description' })).name).toBe(LOCAL_EMBEDDING_MODEL);
+    expect(loadConfig({ RECOMMENDER_MIN_PURCHASES: '3' }).recommender.minPurchases).toBe(3);
+  });
+
+  it('refuses an unknown model or threshold, naming the variable', () => {
+    expect(() => loadConfig({ RECOMMENDER_MODEL: 'bestsellers', RECOMMENDER_MIN_PURCHASES: '0' })).toThrow(
+      /RECOMMENDER_MODEL[\s\S]*RECOMMENDER_MIN_PURCHASES/,
+    );
+  });
+});

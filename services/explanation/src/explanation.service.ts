@@ -1,105 +1,283 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import type {
-  CachedExplanation,
-  EventProduct,
-  ExplanationCacheRepository,
-  ExplanationWriter,
-  RecommendationEvent,
-  ServiceMetrics,
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import {
+  writerNamespace,
+  type AppConfig,
+  type CachedExplanation,
+  type DescribedProduct,
+  type ExplanationCacheRepository,
+  type ExplanationJob,
+  type ServiceMetrics,
 } from '@retail/common';
-import { METRICS } from '@retail/common/nest';
-import { PurchaseRanker } from './purchase-ranker.js';
-import { EXPLANATION_CACHE, EXPLANATION_WRITER } from './tokens.js';
+import { APP_CONFIG, METRICS } from '@retail/common/nest';
+import { ExplanationContextRepository } from './context/explanation-context.repository.js';
+import { PurchaseRanker } from './context/purchase-ranker.js';
+import { EXPLANATION_CACHE, EXPLANATION_WRITER, MODEL_CALL_BUDGET } from './tokens.js';
+import type { ExplanationLane, ExplanationWriter, WrittenExplanation } from './writers/explanation-writer.js';
+import type { ModelCallBudget } from './writers/model-call-budget.js';
+import { templateSentence } from './writers/template-explainer.js';
 
-/** How long one writer may hold a sentence before another process may take over (a crashed writer). */
-const CLAIM_MS = 60_000;
+/** How often the writer announces its namespace again (the gateway reads it; Redis may have been emptied). */
+const ANNOUNCE_EVERY_MS = 30_000;
+/** How often a process waiting for another's sentence looks whether it is there. */
+const CLAIM_POLL_MS = 100;
 
-export interface EventResult {
+export interface ExplanationJobResult {
+  /** Sentences this job wrote (the model's, or the template where it stood in). */
   written: number;
+  /** Sentences already in the cache. */
   cached: number;
-  /** Sentences another process was writing at the same time. */
+  /** Sentences another job or process wrote meanwhile. */
   elsewhere: number;
+  /** Interactive sentences for which the template stood in at the deadline. */
+  late: number;
+  /** Products that no longer exist. */
+  unknown: number;
+  /** True when the background policy dropped the event unwritten. */
+  dropped: boolean;
 }
 
+type Outcome = 'written' | 'elsewhere' | 'late';
+
 /**
- * Explains the products of one recommendation event: a sentence already cached is never asked for
- * again; concurrent requests for the same sentence make one call (in this process by sharing the
- * promise, across processes by a short Redis claim).
+ * Writes the sentences of explanation jobs, for both lanes:
+ * - interactive (a person waits): written at once, before anything of the background; if the model's
+ *   sentence is not there by the deadline (EXPLANATION_WAIT_MS after the person asked), the grounded
+ *   template sentence stands in, marked `failed`, and the model's replaces it when it comes;
+ * - background (recommendation events): oldest first, within the background budget of model calls;
+ *   events older than EXPLANATION_BACKGROUND_MAX_AGE_SECONDS are dropped unwritten (counted).
+ * A cached sentence is never asked for again; a sentence is written once: in this process by sharing the
+ * promise, across processes by a short Redis claim held only while the model is being called.
  */
 @Injectable()
-export class ExplanationService {
+export class ExplanationService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ExplanationService.name);
   private readonly inFlight = new Map<string, Promise<'written' | 'elsewhere'>>();
+  private readonly namespace: string;
+  private readonly claimMs: number;
+  private announcer: NodeJS.Timeout | undefined;
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(EXPLANATION_WRITER) private readonly writer: ExplanationWriter,
     @Inject(EXPLANATION_CACHE) private readonly cache: ExplanationCacheRepository,
+    @Inject(MODEL_CALL_BUDGET) private readonly budget: ModelCallBudget,
+    private readonly contexts: ExplanationContextRepository,
     private readonly ranker: PurchaseRanker,
     @Inject(METRICS) private readonly metrics: ServiceMetrics,
-  ) {}
-
-  async explain(event: RecommendationEvent): Promise<EventResult> {
-    const userId = event.user_id;
-    const cached = await this.cache.getMany(
-      userId,
-      event.products.map((p) => p.product_id),
-    );
-    const missing = event.products.filter((_, i) => !cached[i]);
-    this.metrics.cacheLookups.inc({ result: 'hit' }, event.products.length - missing.length);
-    this.metrics.cacheLookups.inc({ result: 'miss' }, missing.length);
-    const closest = this.ranker.closest(missing, event.purchases);
-    const outcomes = await Promise.all(
-      missing.map((product) => this.explainOnce(userId, product, closest.get(product.product_id) ?? [])),
-    );
-    return {
-      written: outcomes.filter((o) => o === 'written').length,
-      cached: event.products.length - missing.length,
-      elsewhere: outcomes.filter((o) => o === 'elsewhere').length,
-    };
+  ) {
+    this.namespace = writerNamespace(writer.name);
+    // Longer than the longest call (every retry timing out), so that a claim never lapses mid-call.
+    this.claimMs = config.llm.timeoutMs * (config.llm.httpRetries + 1) + 30_000;
   }
 
-  private explainOnce(
+  async onApplicationBootstrap(): Promise<void> {
+    await this.announce();
+    this.announcer = setInterval(() => void this.announce(), ANNOUNCE_EVERY_MS);
+    this.announcer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.announcer);
+  }
+
+  /** Whether the background policy drops an event shown at `createdAt` (ms) instead of writing it. */
+  dropsBackground(createdAt: number): boolean {
+    const { backgroundMaxAgeSeconds, backgroundRequestsPerMinute } = this.config.explanations;
+    if (Date.now() - createdAt > backgroundMaxAgeSeconds * 1000) return true;
+    return this.writer.callsModel && backgroundRequestsPerMinute === 0;
+  }
+
+  /** Writes the missing sentences of one job; `signal` aborts it (a shutdown: the job goes back to its queue). */
+  async explain(
+    job: ExplanationJob,
+    lane: ExplanationLane,
+    signal?: AbortSignal,
+  ): Promise<ExplanationJobResult> {
+    const result: ExplanationJobResult = {
+      written: 0,
+      cached: 0,
+      elsewhere: 0,
+      late: 0,
+      unknown: 0,
+      dropped: false,
+    };
+    const createdAt = Date.parse(job.created_at);
+    if (lane === 'background' && this.dropsBackground(createdAt)) {
+      this.metrics.explanationJobs.inc({ lane, outcome: 'dropped' });
+      return { ...result, dropped: true };
+    }
+    const userId = job.user_id;
+    const productIds = [...new Set(job.product_ids)];
+    const cached = await this.cache.getMany(this.namespace, userId, productIds);
+    const missing = productIds.filter((_, i) => !cached[i]);
+    result.cached = productIds.length - missing.length;
+    this.metrics.cacheLookups.inc({ result: 'hit' }, result.cached);
+    this.metrics.cacheLookups.inc({ result: 'miss' }, missing.length);
+    if (missing.length > 0) {
+      const context = await this.contexts.load(Number(userId), missing);
+      result.unknown = missing.length - context.products.length;
+      const closest = this.ranker.closest(context.products, context.purchases);
+      const deadline = lane === 'interactive' ? createdAt + this.config.explanations.waitMs : undefined;
+      const outcomes = await Promise.all(
+        context.products.map((product) => {
+          const purchases = closest.get(product.product_id) ?? [];
+          return lane === 'interactive'
+            ? this.explainNow(userId, product, purchases, deadline!, signal)
+            : this.explainInBackground(userId, product, purchases, signal);
+        }),
+      );
+      for (const outcome of outcomes) result[outcome]++;
+    }
+    this.metrics.explanationJobs.inc({ lane, outcome: 'explained' });
+    return result;
+  }
+
+  /** A person waits: one write per sentence in this process; the template stands in at the deadline. */
+  private explainNow(
     userId: string,
-    product: EventProduct,
+    product: DescribedProduct,
     purchases: string[],
-  ): Promise<'written' | 'elsewhere'> {
-    const key = this.cache.key(userId, product.product_id);
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Outcome> {
+    const key = this.cache.key(this.namespace, userId, product.product_id);
     let work = this.inFlight.get(key);
     if (!work) {
-      work = this.write(userId, product, purchases).finally(() => this.inFlight.delete(key));
+      work = this.writeNow(userId, product, purchases, signal).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, work);
     }
-    return work;
+    return this.standInAtDeadline(work, userId, product, purchases, deadline);
   }
 
-  private async write(
+  private async writeNow(
     userId: string,
-    product: EventProduct,
+    product: DescribedProduct,
     purchases: string[],
+    signal: AbortSignal | undefined,
   ): Promise<'written' | 'elsewhere'> {
-    // Another process is writing this sentence: wait for it, and take over if its claim lapses unwritten.
-    while (!(await this.cache.claim(userId, product.product_id, CLAIM_MS))) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      if ((await this.cache.getMany(userId, [product.product_id]))[0]) return 'elsewhere';
+    // Another process is calling the model for this sentence: wait for its answer (bounded by one call),
+    // and take over if its claim lapses unwritten.
+    while (!(await this.cache.claim(this.namespace, userId, product.product_id, this.claimMs))) {
+      signal?.throwIfAborted();
+      await sleep(CLAIM_POLL_MS);
+      if ((await this.cache.getMany(this.namespace, userId, [product.product_id]))[0]) return 'elsewhere';
     }
     try {
-      const written = await this.metrics.timeModelCall(
-        'chat',
-        this.writer.name,
-        () => this.writer.write({ productDescription: product.description, purchases }),
-        (result) => (result.failed ? 'failed' : result.source),
-      );
-      const value: CachedExplanation = {
-        text: written.text,
-        source: written.source,
-        status: written.failed ? 'failed' : 'ready',
-      };
-      await this.cache.set(userId, product.product_id, value);
-      if (written.failed)
-        this.logger.warn(`user ${userId}, product ${product.product_id}: template sentence stored`);
+      const write = () => this.write(product, purchases, signal);
+      const written = await (this.writer.callsModel
+        ? this.budget.run('interactive', write, signal)
+        : write());
+      await this.store(userId, product, written, 'interactive');
       return 'written';
     } finally {
-      await this.cache.release(userId, product.product_id);
+      await this.cache.release(this.namespace, userId, product.product_id);
     }
   }
+
+  /** Resolves with the write, or at the deadline with the template stored where no sentence is yet. */
+  private async standInAtDeadline(
+    work: Promise<'written' | 'elsewhere'>,
+    userId: string,
+    product: DescribedProduct,
+    purchases: string[],
+    deadline: number,
+  ): Promise<Outcome> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
+    });
+    const first = await Promise.race([work, late]);
+    clearTimeout(timer);
+    if (first !== 'late') return first;
+    const standIn: CachedExplanation = {
+      text: templateSentence({ productDescription: product.description, purchases }),
+      source: 'template',
+      status: 'failed',
+    };
+    if (await this.cache.setIfAbsent(this.namespace, userId, product.product_id, standIn)) {
+      this.metrics.explanationSentences.inc({ lane: 'interactive', outcome: 'late' });
+      this.logger.debug(`user ${userId}, product ${product.product_id}: template stood in at the deadline`);
+    }
+    await work; // the job ends when the model's sentence (or its failure) is stored
+    return 'late';
+  }
+
+  /**
+   * Nobody waits: the sentence takes its turn in the background budget, and only when its turn comes does
+   * it look again whether someone wrote it meanwhile or is writing it now (then it is left to them).
+   */
+  private async explainInBackground(
+    userId: string,
+    product: DescribedProduct,
+    purchases: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<'written' | 'elsewhere'> {
+    const write = async (): Promise<'written' | 'elsewhere'> => {
+      if ((await this.cache.getMany(this.namespace, userId, [product.product_id]))[0]) return 'elsewhere';
+      if (!(await this.cache.claim(this.namespace, userId, product.product_id, this.claimMs)))
+        return 'elsewhere';
+      try {
+        await this.store(userId, product, await this.write(product, purchases, signal), 'background');
+        return 'written';
+      } finally {
+        await this.cache.release(this.namespace, userId, product.product_id);
+      }
+    };
+    return this.writer.callsModel ? this.budget.run('background', write, signal) : write();
+  }
+
+  /** One sentence from the writer (a model call, timed), whoever's turn it is. */
+  private write(
+    product: DescribedProduct,
+    purchases: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<WrittenExplanation> {
+    return this.metrics.timeModelCall(
+      'chat',
+      this.writer.name,
+      () => this.writer.write({ productDescription: product.description, purchases }, signal),
+      (result) => (result.failed ? 'failed' : result.source),
+    );
+  }
+
+  private async store(
+    userId: string,
+    product: DescribedProduct,
+    written: WrittenExplanation,
+    lane: ExplanationLane,
+  ): Promise<void> {
+    await this.cache.set(this.namespace, userId, product.product_id, {
+      text: written.text,
+      source: written.source,
+      status: written.failed ? 'failed' : 'ready',
+    });
+    const outcome = written.rejected ? 'rejected' : written.failed ? 'failed' : written.source;
+    this.metrics.explanationSentences.inc({ lane, outcome });
+    if (this.writer.callsModel) {
+      this.metrics.explanationModelCalls.inc({
+        lane,
+        outcome: written.rejected ? 'rejected' : written.failed ? 'failed' : 'ok',
+      });
+    }
+    if (written.failed)
+      this.logger.warn(`user ${userId}, product ${product.product_id}: template sentence stored for now`);
+  }
+
+  private async announce(): Promise<void> {
+    try {
+      await this.cache.announceWriter(this.namespace);
+    } catch (error) {
+      this.logger.warn(`could not announce the writer: ${(error as Error).message}`);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,24 +1,28 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Worker } from 'bullmq';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import {
   QueueNames,
   closeWorker,
   createQueueWorker,
+  explanationJobSchema,
   type AppConfig,
-  type RecommendationEvent,
+  type ExplanationJob,
   type ServiceMetrics,
 } from '@retail/common';
 import { APP_CONFIG, METRICS } from '@retail/common/nest';
-import { ExplanationService, type EventResult } from './explanation.service.js';
+import { ExplanationService, type ExplanationJobResult } from './explanation.service.js';
+import type { ExplanationLane } from './writers/explanation-writer.js';
 
 /**
- * The BullMQ worker of the `explanations` queue (recommendation events). Events wait in the queue while
+ * The BullMQ workers of both explanation queues: `explanations-interactive` (a person waits: as many jobs
+ * at once as there are model slots) and `explanations` (recommendation events, oldest first, a couple at
+ * a time: their model calls are paced by the background budget anyway). Jobs wait in their queue while
  * the service is down and are worked through when it comes back.
  */
 @Injectable()
 export class ExplanationWorker implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ExplanationWorker.name);
-  private worker: Worker<RecommendationEvent, EventResult> | undefined;
+  private readonly workers: Worker<ExplanationJob, ExplanationJobResult>[] = [];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -27,23 +31,56 @@ export class ExplanationWorker implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    // Enough events at once to keep LLM_CONCURRENCY requests busy (an event holds up to top_n products).
-    const concurrency = Math.max(2, Math.ceil(this.config.llm.concurrency / 4));
-    this.worker = createQueueWorker<RecommendationEvent, EventResult>({
-      queue: QueueNames.Explanations,
+    const { llm, explanations } = this.config;
+    const interactive = Math.max(4, llm.concurrency);
+    const background = Math.max(2, Math.floor(llm.concurrency / 4));
+    this.workers.push(
+      this.consume(QueueNames.ExplanationsInteractive, 'interactive', interactive),
+      this.consume(QueueNames.Explanations, 'background', background),
+    );
+    const writer = llm.provider === 'openai' ? llm.model : 'template sentences';
+    const policy =
+      llm.provider === 'openai'
+        ? `background: ${explanations.backgroundRequestsPerMinute} model calls/min, events older than ${explanations.backgroundMaxAgeSeconds} s dropped`
+        : `background events older than ${explanations.backgroundMaxAgeSeconds} s dropped`;
+    this.logger.log(
+      `consuming "${QueueNames.ExplanationsInteractive}" (${interactive} at once) and "${QueueNames.Explanations}" ` +
+        `(${background} at once) with ${writer}; ${policy}`,
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => closeWorker(worker)));
+  }
+
+  private consume(
+    queue: typeof QueueNames.Explanations | typeof QueueNames.ExplanationsInteractive,
+    lane: ExplanationLane,
+    concurrency: number,
+  ): Worker<ExplanationJob, ExplanationJobResult> {
+    return createQueueWorker<ExplanationJob, ExplanationJobResult>({
+      queue,
       config: this.config,
       concurrency,
       metrics: this.metrics,
       logger: this.logger,
-      process: (job) => this.explanations.explain(job.data),
+      process: (job, signal) => this.explanations.explain(validJob(job), lane, signal),
       describe: (job, result) =>
-        `user ${job.data.user_id}: ${result.written} written, ${result.cached} cached, ${result.elsewhere} elsewhere`,
+        result.dropped
+          ? `${lane} job ${job.id}, user ${job.data.user_id}: dropped (older than the background limit)`
+          : `${lane} job ${job.id}, user ${job.data.user_id}: ${result.written} written, ${result.cached} cached, ` +
+            `${result.elsewhere} elsewhere, ${result.late} late, ${result.unknown} unknown`,
     });
-    const writer = this.config.llm.provider === 'openai' ? this.config.llm.model : 'template sentences';
-    this.logger.log(`consuming "${QueueNames.Explanations}" with ${writer}, ${concurrency} events at once`);
   }
+}
 
-  async onApplicationShutdown(): Promise<void> {
-    await closeWorker(this.worker);
+/** The job's data, checked against the contract: a malformed job fails at once, without retries. */
+function validJob(job: Job<ExplanationJob>): ExplanationJob {
+  const parsed = explanationJobSchema.safeParse(job.data);
+  if (!parsed.success) {
+    throw new UnrecoverableError(
+      `malformed explanation job: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
+  return parsed.data;
 }

@@ -4,7 +4,7 @@ import { ClientsModule, Transport } from '@nestjs/microservices';
 import { StandardSchemaValidationPipe, BadRequestException } from '@nestjs/common';
 import type { AppConfig } from '@retail/common';
 import { APP_CONFIG, CoreModule } from '@retail/common/nest';
-import { ExplanationsService } from './explanations/explanations.service.js';
+import { ExplanationLookupService } from './explanations/explanation-lookup.service.js';
 import { HealthController } from './health/health.controller.js';
 import { JsonErrorsFilter } from './http/json-errors.filter.js';
 import { MetricsController } from './metrics/metrics.controller.js';
@@ -13,6 +13,7 @@ import {
   RECOMMENDATION_SERVICE,
   RecommendationClient,
 } from './recommendation-client/recommendation.client.js';
+import { UserRecommendationsService } from './users/user-recommendations.service.js';
 import { UsersController } from './users/users.controller.js';
 
 @Module({})
@@ -36,7 +37,8 @@ export class GatewayModule {
       controllers: [UsersController, HealthController, MetricsController],
       providers: [
         RecommendationClient,
-        ExplanationsService,
+        ExplanationLookupService,
+        UserRecommendationsService,
         QueuesService,
         { provide: APP_FILTER, useClass: JsonErrorsFilter },
         {

@@ -5,7 +5,7 @@ import {
   QueueNames,
   createQueue,
   type Database,
-  type RecommendationEvent,
+  type ExplanationJob,
   type RedisClient,
 } from '@retail/common';
 import {
@@ -23,7 +23,7 @@ const fixtures = path.join(import.meta.dirname, '..', '..', 'ingestion', 'test',
 let db: Database;
 let redis: RedisClient;
 let stack: TestStack;
-let events: Queue<RecommendationEvent>;
+let events: Queue<ExplanationJob>;
 
 beforeAll(async () => {
   db = await connectTestDatabase();
@@ -32,7 +32,7 @@ beforeAll(async () => {
   await resetRedis(redis);
   await loadCatalog('small.csv');
   stack = await startStack();
-  events = createQueue<RecommendationEvent>(QueueNames.Explanations, stack.config);
+  events = createQueue<ExplanationJob>(QueueNames.Explanations, stack.config);
 });
 
 afterAll(async () => {
@@ -117,7 +117,7 @@ describe('GET /api/users/{user_id}/recommendations', () => {
     expect((await stack.get('/api/users/17850/recommendations')).body.recommendations).toHaveLength(3);
   });
 
-  it('publishes one durable recommendation event per distinct answer, with the closest purchases', async () => {
+  it('publishes one durable recommendation event per distinct answer, the products shown best first', async () => {
     const eventsOf = async (user: string) =>
       (await events.getJobs(['waiting'])).filter((job) => job.data.user_id === user);
     await stack.get('/api/users/13047/recommendations?top_n=2');
@@ -129,12 +129,13 @@ describe('GET /api/users/{user_id}/recommendations', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await eventsOf('13047')).toHaveLength(1);
     const event = jobs[0]!.data;
-    expect(event.user_id).toBe('13047');
-    expect(event.model).toBe('local-hashed-ngrams-v1');
-    expect(event.products).toHaveLength(2);
-    for (const product of event.products) expect(product.description).toEqual(expect.any(String));
-    // What the user bought travels with the event, for the explanations.
-    expect(event.purchases.map((p) => p.product_id).sort()).toEqual(['21754', '22632', '22633']);
+    const shown = (await stack.get('/api/users/13047/recommendations?top_n=2')).body.recommendations;
+    expect(event).toEqual({
+      user_id: '13047',
+      model: 'local-hashed-ngrams-v1',
+      product_ids: shown.map((r: { product_id: string }) => r.product_id),
+      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
     // A different answer (other products) is a different event.
     await stack.get('/api/users/13047/recommendations?top_n=3');
     await eventually(async () => (await eventsOf('13047')).length === 2);

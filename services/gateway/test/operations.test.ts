@@ -77,7 +77,12 @@ describe('the queue dashboard', () => {
     });
     expect(queues.status).toBe(200);
     const body = (await queues.json()) as { queues: { name: string; counts: Record<string, number> }[] };
-    expect(body.queues.map((q) => q.name).sort()).toEqual(['embeddings', 'explanations']);
+    expect(body.queues.map((q) => q.name).sort()).toEqual([
+      'embeddings',
+      'explanations',
+      'explanations-interactive',
+      'model-training',
+    ]);
     // The ingestion queued one embedding job for the fixture's six products.
     expect(body.queues.find((q) => q.name === 'embeddings')!.counts.waiting).toBe(1);
   });
@@ -141,6 +146,11 @@ describe('/metrics', () => {
     ).toBe(3);
     expect(sample(text, 'retail_queue_jobs', { queue: 'embeddings', state: 'completed' })).toBe(1);
     expect(sample(text, 'retail_queue_jobs', { queue: 'explanations', state: 'waiting' })).toBe(1);
+    // The backlog's age: the event has waited since the first answer; nobody waits in the interactive queue.
+    expect(sample(text, 'retail_queue_oldest_waiting_seconds', { queue: 'explanations' })).toBeGreaterThan(0);
+    expect(sample(text, 'retail_queue_oldest_waiting_seconds', { queue: 'explanations-interactive' })).toBe(
+      0,
+    );
     expect(sample(text, 'retail_explanation_cache_lookups_total', { result: 'miss' })).toBe(9); // 3 answers x 3 products
     expect(text).toContain('process_cpu_user_seconds_total');
   });
@@ -166,6 +176,12 @@ describe('/metrics', () => {
         sample(text, 'retail_model_call_duration_seconds_count', { kind: 'chat', outcome: 'template' }),
       ).toBe(3);
       expect(sample(text, 'retail_explanation_cache_lookups_total', { result: 'miss' })).toBe(3);
+      expect(
+        sample(text, 'retail_explanation_jobs_total', { lane: 'background', outcome: 'explained' }),
+      ).toBe(1);
+      expect(
+        sample(text, 'retail_explanation_sentences_total', { lane: 'background', outcome: 'template' }),
+      ).toBe(3);
       expect(text).toContain('service="explanation"');
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       expect(health.status).toBe(200);

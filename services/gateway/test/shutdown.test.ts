@@ -8,9 +8,10 @@ import {
   createQueue,
   enqueueMissingEmbeddings,
   loadConfig,
+  writerNamespace,
   type Database,
   type EmbeddingJobData,
-  type RecommendationEvent,
+  type ExplanationJob,
   type RedisClient,
 } from '@retail/common';
 import {
@@ -20,6 +21,7 @@ import {
   connectTestDatabase,
   connectTestRedis,
   eventually,
+  insertShop,
   resetDatabase,
   resetRedis,
   runCli,
@@ -116,12 +118,21 @@ describe('SIGTERM in the middle of work', () => {
   it('the explanation service finishes its sentences, exits within 10 s, and every explanation arrives', async () => {
     const env = { LLM_API_KEY: 'sk-shutdown', LLM_BASE_URL: fake.baseUrl, WORKER_LOCK_MS: '2000' };
     const config = loadConfig({ ...process.env, ...env });
-    const events: Queue<RecommendationEvent> = createQueue(QueueNames.Explanations, config);
-    const cache = new ExplanationCacheRepository(redis, config);
+    const events: Queue<ExplanationJob> = createQueue(QueueNames.Explanations, config);
+    const cache = new ExplanationCacheRepository(redis, {
+      queuePrefix: config.queuePrefix,
+      ...config.explanations,
+    });
+    const namespace = writerNamespace(config.llm.model);
+    await resetDatabase(db);
+    await insertShop(db, {
+      products: ['A', 'B', 'C', 'D', 'P'].map((id) => ({ product_id: id, description: `LANTERN ${id}` })),
+      purchases: [1, 2, 3].map((customer_id) => ({ customer_id, product_id: 'P' })),
+    });
     try {
       fake.onChat(() => ({
         delayMs: 1_500,
-        body: chatCompletion('It sits nicely beside the things you bought.'),
+        body: chatCompletion('It sits nicely beside the lantern you bought.'),
       }));
       for (const user of ['1', '2', '3']) {
         await events.add(
@@ -130,8 +141,7 @@ describe('SIGTERM in the middle of work', () => {
             model: config.embedding.model,
             user_id: user,
             created_at: new Date().toISOString(),
-            products: ['A', 'B', 'C', 'D'].map((id) => ({ product_id: id, description: `PRODUCT ${id}` })),
-            purchases: [{ product_id: 'P', description: 'SOMETHING BOUGHT BEFORE' }],
+            product_ids: ['A', 'B', 'C', 'D'],
           },
           { jobId: `shutdown-${user}` },
         );
@@ -140,12 +150,12 @@ describe('SIGTERM in the middle of work', () => {
       await eventually(() => Promise.resolve(fake.requestsTo('/chat/completions').length >= 1), 30_000, 20);
       expect(await terminate(worker)).toMatch(/^exited/);
 
-      fake.onChat(() => ({ body: chatCompletion('It sits nicely beside the things you bought.') }));
+      fake.onChat(() => ({ body: chatCompletion('It sits nicely beside the lantern you bought.') }));
       const next = startProcess('services/explanation/dist/main.js', [], env);
       try {
         for (const user of ['1', '2', '3']) {
           const found = await eventually(async () => {
-            const cached = await cache.getMany(user, ['A', 'B', 'C', 'D']);
+            const cached = await cache.getMany(namespace, user, ['A', 'B', 'C', 'D']);
             return cached.every(Boolean) ? cached : undefined;
           }, 60_000);
           for (const explanation of found)
@@ -166,7 +176,7 @@ describe('SIGTERM in the middle of work', () => {
     ).toBe(0);
     expect((await runCli('services/embedder/dist/embed.cli.js', ['--wait'])).code).toBe(0);
     const stack = await startStack();
-    const events: Queue<RecommendationEvent> = createQueue(QueueNames.Explanations, stack.config);
+    const events: Queue<ExplanationJob> = createQueue(QueueNames.Explanations, stack.config);
     try {
       const answers = await Promise.all(
         ['12583', '13047', '17850'].map((user) => stack.get(`/api/users/${user}/recommendations`)),

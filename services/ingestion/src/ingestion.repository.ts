@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { DatabaseClient } from '@retail/common';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -239,12 +240,23 @@ export class IngestionRepository {
   }
 }
 
-/** Streams cleaned lines into `COPY order_lines` in large chunks; `flush` waits when Postgres is behind. */
+/**
+ * Streams cleaned lines into `COPY order_lines` in large chunks; `flush` waits when Postgres is behind.
+ * A run that fails must `abort` the writer: until the COPY ends, the connection accepts no other statement
+ * (a ROLLBACK would wait behind it forever, keeping the table locked).
+ */
 export class OrderLineWriter {
   private static readonly MAX_IN_FLIGHT = 16 << 20;
   private parts: string[] = [];
+  /** The error Postgres answered the COPY with (a constraint, a lost connection), if any. */
+  private failure: Error | undefined;
 
-  constructor(private readonly stream: NodeJS.WritableStream & { writableLength: number }) {}
+  constructor(private readonly stream: Writable) {
+    // Without a listener, an error of the COPY between two flushes would crash the process.
+    stream.on('error', (error: Error) => {
+      this.failure ??= error;
+    });
+  }
 
   write(line: CleanLine): void {
     this.parts.push(
@@ -258,12 +270,13 @@ export class OrderLineWriter {
    * Postgres ingests one batch while the next is parsed; beyond that, waits for it to catch up.
    */
   async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
     if (this.parts.length === 0) return;
     const chunk = this.parts.join('');
     this.parts = [];
     this.stream.write(chunk);
     if (this.stream.writableLength > OrderLineWriter.MAX_IN_FLIGHT) {
-      await once(this.stream as NodeJS.EventEmitter, 'drain');
+      await once(this.stream, 'drain'); // rejects when the stream errors meanwhile
     }
   }
 
@@ -271,5 +284,17 @@ export class OrderLineWriter {
     await this.flush();
     this.stream.end();
     await finished(this.stream);
+  }
+
+  /**
+   * Abandons the COPY: sends CopyFail (pg-copy-streams' destroy) and waits until Postgres has answered it,
+   * after which the connection takes statements again (the ROLLBACK). Nothing of the COPY is kept.
+   */
+  async abort(reason: Error): Promise<void> {
+    this.parts = [];
+    if (this.stream.destroyed && this.stream.closed) return;
+    const closed = finished(this.stream).catch(() => undefined);
+    if (!this.stream.destroyed) this.stream.destroy(reason);
+    await closed;
   }
 }

@@ -5,7 +5,8 @@ import { PurchaseAggregator } from './cleaning/purchase-aggregator.js';
 import { DROP_RULES, cleanRecord, type DropRule } from './cleaning/row-cleaner.js';
 import { IngestionInputError } from './errors.js';
 import { IngestionRepository, type MergeCounts, type TableCounts } from './ingestion.repository.js';
-import { openRecordSource, type RecordSource } from './source/record-source.js';
+import { looksBinary } from './printable.js';
+import { openRecordSource, type RecordBatch, type RecordSource } from './source/record-source.js';
 
 export interface MalformedRow {
   line: number;
@@ -19,6 +20,8 @@ export interface IngestionReport {
   rowsKept: number;
   rowsDropped: Record<DropRule, number>;
   rowsMalformed: number;
+  /** Lines of the file those malformed rows took (more than rowsMalformed when a quote joined lines). */
+  linesMalformed: number;
   /** The first few malformed rows, with their line numbers in the file. */
   malformedExamples: MalformedRow[];
   products: {
@@ -57,9 +60,20 @@ export class IngestionService {
     const batches = source.batches()[Symbol.asyncIterator]();
     try {
       const first = await batches.next();
-      const [header, ...records] = first.done ? [] : first.value;
-      if (!header) throw new IngestionInputError(`the file has no header row: ${source.path}`);
-      return await this.load(source, header, batches, records, startedAt);
+      const header = first.done ? undefined : first.value.records[0];
+      if (first.done || !header) throw new IngestionInputError(`the file has no header row: ${source.path}`);
+      if (looksBinary(header.join(','))) {
+        throw new IngestionInputError(
+          `${source.path} is neither CSV text nor an .xlsx workbook (its first line holds binary data)`,
+        );
+      }
+      const headerProblem = first.value.problems?.get(0);
+      if (headerProblem) {
+        throw new IngestionInputError(
+          `the header row of ${source.path} cannot be read: ${headerProblem.reason}`,
+        );
+      }
+      return await this.load(source, header, batches, dropFirst(first.value), startedAt);
     } finally {
       await batches.return?.();
     }
@@ -68,8 +82,8 @@ export class IngestionService {
   private async load(
     source: RecordSource,
     header: string[],
-    batches: AsyncIterator<string[][]>,
-    firstBatch: string[][],
+    batches: AsyncIterator<RecordBatch>,
+    firstBatch: RecordBatch,
     startedAt: Date,
   ): Promise<IngestionReport> {
     const columns = resolveColumns(header);
@@ -82,6 +96,12 @@ export class IngestionService {
     let rowsRead = 0;
     let rowsKept = 0;
     let rowsMalformed = 0;
+    let linesMalformed = 0;
+    const malformed = (line: number, reason: string, lines: number) => {
+      rowsMalformed++;
+      linesMalformed += lines;
+      if (malformedExamples.length < MAX_MALFORMED_EXAMPLES) malformedExamples.push({ line, reason });
+    };
 
     return withTransaction(this.db, async (client) => {
       const repository = new IngestionRepository(client);
@@ -89,34 +109,43 @@ export class IngestionService {
       const writer = await repository.startOrderLines();
 
       this.progress.start('reading', totalBytes, 'bytes');
-      let lineNo = 1; // the header is line 1
-      for (let batch = firstBatch; ;) {
-        for (const record of batch) {
-          lineNo++;
-          rowsRead++;
-          const outcome = cleanRecord(record, lineNo, columns, header.length);
-          if (outcome.kind === 'kept') {
-            rowsKept++;
-            const { line } = outcome;
-            catalog.add(line.rawCode, line.productId, line.description, line.invoiceDate);
-            purchases.add(line);
-            writer.write(line);
-          } else if (outcome.kind === 'dropped') {
-            dropped[outcome.rule]++;
-          } else {
-            rowsMalformed++;
-            if (malformedExamples.length < MAX_MALFORMED_EXAMPLES) {
-              malformedExamples.push({ line: lineNo, reason: outcome.reason });
+      try {
+        for (let batch = firstBatch; ;) {
+          const { records, lines, problems } = batch;
+          for (let i = 0; i < records.length; i++) {
+            const lineNo = lines[i]!;
+            rowsRead++;
+            const problem = problems?.get(i);
+            if (problem) {
+              malformed(lineNo, problem.reason, problem.lines);
+              continue;
+            }
+            const outcome = cleanRecord(records[i]!, lineNo, columns, header.length);
+            if (outcome.kind === 'kept') {
+              rowsKept++;
+              const { line } = outcome;
+              catalog.add(line.rawCode, line.productId, line.description, line.invoiceDate);
+              purchases.add(line);
+              writer.write(line);
+            } else if (outcome.kind === 'dropped') {
+              dropped[outcome.rule]++;
+            } else {
+              malformed(lineNo, outcome.reason, 1);
             }
           }
+          await writer.flush();
+          this.progress.update(source.bytesRead(), `${rowsRead} rows`);
+          const next = await batches.next();
+          if (next.done) break;
+          batch = next.value;
         }
-        await writer.flush();
-        this.progress.update(source.bytesRead(), `${rowsRead} rows`);
-        const next = await batches.next();
-        if (next.done) break;
-        batch = next.value;
+        await writer.end();
+      } catch (error) {
+        // A read error (damaged file) or a COPY error: end the COPY first, so that the ROLLBACK can run
+        // and the locks on order_lines go with it.
+        await writer.abort(error instanceof Error ? error : new Error(String(error)));
+        throw error;
       }
-      await writer.end();
       const loadedAt = Date.now();
       this.progress.update(totalBytes, `${rowsRead} rows`);
       this.progress.stop();
@@ -160,6 +189,7 @@ export class IngestionService {
         rowsKept,
         rowsDropped: dropped,
         rowsMalformed,
+        linesMalformed,
         malformedExamples,
         products: {
           rawStockCodes: catalog.rawCodeCount,
@@ -179,4 +209,12 @@ export class IngestionService {
       };
     });
   }
+}
+
+/** The batch without its first record (the header). */
+function dropFirst(batch: RecordBatch): RecordBatch {
+  const problems = batch.problems
+    ? new Map([...batch.problems].filter(([i]) => i > 0).map(([i, problem]) => [i - 1, problem]))
+    : undefined;
+  return { records: batch.records.slice(1), lines: batch.lines.slice(1), problems };
 }

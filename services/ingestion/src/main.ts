@@ -15,6 +15,7 @@ import {
 } from '@retail/common';
 import { IngestionInputError } from './errors.js';
 import { IngestionService } from './ingestion.service.js';
+import { oneLine } from './printable.js';
 import { formatReport } from './report.js';
 
 const USAGE = `Usage: npm run ingest -- [--file PATH] [--no-embeddings] [--if-empty]
@@ -60,7 +61,12 @@ async function main(): Promise<number> {
         return 0;
       }
     }
-    const report = await new IngestionService(db, createProgressReporter()).ingest(file);
+    const progress = createProgressReporter();
+    const report = await new IngestionService(db, progress).ingest(file).catch((error: unknown) => {
+      // On a terminal, end the progress bar's line (and show the cursor again) before the error line.
+      if (process.stderr.isTTY) progress.stop();
+      throw error;
+    });
     const embeddings = values['no-embeddings'] ? undefined : await queueEmbeddings(db, config);
     console.log(formatReport(report, embeddings));
     return 0;
@@ -69,15 +75,20 @@ async function main(): Promise<number> {
   }
 }
 
+// Every failure ends with one line on standard error (a configuration error lists each wrong variable).
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof IngestionInputError || error instanceof ConfigError) {
+    if (error instanceof ConfigError) {
       console.error(`ingest: ${error.message}`);
       process.exit(2);
     }
-    console.error(`ingest failed: ${error instanceof Error ? error.message : String(error)}`);
-    console.error('nothing was changed: the previous data is intact');
+    if (error instanceof IngestionInputError) {
+      console.error(`ingest: ${oneLine(error.message, 600)}; nothing was changed`);
+      process.exit(2);
+    }
+    const message = oneLine(error instanceof Error ? error.message : String(error));
+    console.error(`ingest failed: ${message}; nothing was changed: the previous data is intact`);
     process.exit(1);
   },
 );

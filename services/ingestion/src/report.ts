@@ -1,5 +1,6 @@
 import type { EnqueueResult } from '@retail/common';
 import type { IngestionReport } from './ingestion.service.js';
+import { printable } from './printable.js';
 
 const n = (value: number) => value.toLocaleString('en-GB');
 const RULE_LABELS: Record<string, string> = {
@@ -21,7 +22,10 @@ export function formatReport(report: IngestionReport, embeddings?: EnqueueResult
     ...Object.entries(report.rowsDropped).map(
       ([rule, count]) => `    ${(RULE_LABELS[rule] ?? rule).padEnd(32)}${n(count)}`,
     ),
-    `  malformed, skipped ${n(report.rowsMalformed)}`,
+    `  malformed, skipped ${n(report.rowsMalformed)}` +
+      (report.linesMalformed > report.rowsMalformed
+        ? ` (${n(report.linesMalformed)} lines of the file)`
+        : ''),
     ...report.malformedExamples.map((row) => `    line ${row.line}: ${row.reason}`),
     ...(report.rowsMalformed > report.malformedExamples.length
       ? [`    ... and ${n(report.rowsMalformed - report.malformedExamples.length)} more`]
@@ -29,7 +33,7 @@ export function formatReport(report: IngestionReport, embeddings?: EnqueueResult
     `  customers          ${n(report.totals.customers)}`,
     `  products bought    ${n(report.products.rawStockCodes)} StockCodes as written -> ${n(report.products.normalised)} ` +
       `after code normalisation -> ${n(report.products.merchandise)} merchandise`,
-    `    kept out of recommendations: ${report.products.nonMerchandise.map((p) => `${p.productId} (${p.description})`).join(', ') || 'none'}`,
+    `    kept out of recommendations: ${report.products.nonMerchandise.map((p) => `${printable(p.productId)} (${printable(p.description)})`).join(', ') || 'none'}`,
     `    products with several descriptions (one canonical kept): ${n(report.products.withSeveralDescriptions)}`,
     `  user-item pairs    ${n(report.totals.userItems)}`,
     `  written            ${n(report.written.products)} products and ${n(report.written.customers)} customers new ` +

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
@@ -336,5 +336,20 @@ describe('the real Online Retail file', () => {
       "SELECT md5(string_agg(customer_id || items_hash, ',' ORDER BY customer_id)) AS h FROM customers",
     );
     expect(hashesAfter).toEqual(hashes);
+
+    // A copy of the real file with 200 bytes flipped in the middle fails as bad input and changes nothing.
+    const damaged = Buffer.from(await readFile(REAL_FILE));
+    const middle = Math.floor(damaged.length / 2);
+    for (let i = middle; i < middle + 200; i++) damaged[i] = damaged[i]! ^ 0xff;
+    const damagedFile = path.join(scratch, 'online_retail.damaged.csv.gz');
+    await writeFile(damagedFile, damaged);
+    await expect(new IngestionService(db).ingest(damagedFile)).rejects.toThrow(
+      /online_retail\.damaged\.csv\.gz cannot be read after line \d+: the gzip data is corrupt/,
+    );
+    expect(await tableCounts(db)).toEqual(counts);
+    const { rows: hashesAfterDamage } = await db.query(
+      "SELECT md5(string_agg(customer_id || items_hash, ',' ORDER BY customer_id)) AS h FROM customers",
+    );
+    expect(hashesAfterDamage).toEqual(hashes);
   });
 });

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
-import { ConfigError, loadConfig } from '@retail/common';
+import { ConfigError, loadConfig, servedModel } from '@retail/common';
 import { createLogger } from '@retail/common/nest';
 import { RecommendationModule } from './recommendation.module.js';
 
@@ -21,7 +21,8 @@ async function bootstrap(): Promise<void> {
   );
   app.enableShutdownHooks();
   await app.listen();
-  logger.log(`listening on tcp://${host}:${port}, model ${config.embedding.model}`);
+  const served = servedModel(config);
+  logger.log(`listening on tcp://${host}:${port}, model ${served.name} (${served.kind})`);
 }
 
 bootstrap().catch((error: unknown) => {

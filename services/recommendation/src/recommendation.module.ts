@@ -8,6 +8,8 @@ import { RecommendationRefresher } from './recommendations/recommendation-refres
 import { RecommendationsController } from './recommendations/recommendations.controller.js';
 import { RecommendationsRepository } from './recommendations/recommendations.repository.js';
 import { RecommendationsService } from './recommendations/recommendations.service.js';
+import { FactorRankingsRepository } from './recommendations/factor-rankings.repository.js';
+import { ModelTrainingService } from './training/model-training.service.js';
 import { UsersController } from './users/users.controller.js';
 import { UsersRepository } from './users/users.repository.js';
 import { UsersService } from './users/users.service.js';
@@ -24,6 +26,8 @@ export class RecommendationModule {
         UsersRepository,
         UsersService,
         RecommendationsRepository,
+        FactorRankingsRepository,
+        ModelTrainingService,
         RecommendationsService,
         RecommendationEventsPublisher,
         RecommendationRefresher,

@@ -122,12 +122,13 @@ export function getPurchases(userId: string, signal?: AbortSignal): Promise<Purc
   return getJson(`${userPath(userId)}/purchases`, signal);
 }
 
+/** The page shows them to a person: `explanations=now` has their sentences written before any background work. */
 export function getRecommendations(
   userId: string,
   topN = 12,
   signal?: AbortSignal,
 ): Promise<RecommendationsResponse> {
-  return getJson(`${userPath(userId)}/recommendations?top_n=${topN}`, signal);
+  return getJson(`${userPath(userId)}/recommendations?top_n=${topN}&explanations=now`, signal);
 }
 
 export function getExplanations(

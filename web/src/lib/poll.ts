@@ -2,14 +2,19 @@ import { getExplanations, type Explanation } from './api.ts';
 
 export interface PollOptions {
   signal: AbortSignal;
-  /** First wait, doubled after every poll that brought nothing new. */
-  initialDelayMs?: number;
-  maxDelayMs?: number;
+  /** The wait between two polls. */
+  intervalMs?: number;
+  /**
+   * How long to poll at most. The shop answers every sentence within a few seconds (the model's, the
+   * template standing in, or `failed` when no writer answers); this only guards against a shop that
+   * cannot say (Redis down), so that the page never shows a spinner for minutes.
+   */
+  maxWaitMs?: number;
 }
 
-/** The wait before the next poll: 500 ms, 1 s, 2 s, 4 s, 8 s, 8 s, ... */
-export function nextDelay(delayMs: number, maxDelayMs: number): number {
-  return Math.min(delayMs * 2, maxDelayMs);
+/** What polling ended with: the product ids still pending when it gave up (empty when all were answered). */
+export interface PollResult {
+  gaveUp: string[];
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -28,35 +33,33 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /**
  * Polls the explanations of `productIds` until none is pending, handing every answer to `onUpdate`.
- * Waits with exponential backoff (a poll that brought a new sentence keeps the current pace), keeps
- * trying through failed polls (the gateway may be restarting), and stops at once when `signal` aborts
- * (the customer changed or the page went away).
+ * A person is waiting, so it polls at a steady pace (every 500 ms: the sentences take about a second),
+ * keeps going through failed polls (the gateway may be restarting), stops at once when `signal` aborts
+ * (the customer changed or the page went away), and gives up after `maxWaitMs`.
  */
 export async function pollExplanations(
   userId: string,
   productIds: string[],
   onUpdate: (explanations: Explanation[]) => void,
-  { signal, initialDelayMs = 500, maxDelayMs = 8_000 }: PollOptions,
-): Promise<void> {
+  { signal, intervalMs = 500, maxWaitMs = 20_000 }: PollOptions,
+): Promise<PollResult> {
   let pending = productIds;
-  let delay = initialDelayMs;
+  const giveUpAt = Date.now() + maxWaitMs;
   while (pending.length > 0) {
-    await sleep(delay, signal);
-    if (signal.aborted) return;
-    let progressed = false;
+    if (Date.now() + intervalMs > giveUpAt) return { gaveUp: pending };
+    await sleep(intervalMs, signal);
+    if (signal.aborted) return { gaveUp: [] };
     try {
       const { explanations } = await getExplanations(userId, pending, signal);
-      if (signal.aborted) return;
+      if (signal.aborted) return { gaveUp: [] };
       onUpdate(explanations);
-      const stillPending = explanations
+      pending = explanations
         .filter((explanation) => explanation.explanation_status === 'pending')
         .map((explanation) => explanation.product_id);
-      progressed = stillPending.length < pending.length;
-      pending = stillPending;
     } catch {
-      if (signal.aborted) return;
+      if (signal.aborted) return { gaveUp: [] };
       // a failed poll is retried on the same schedule
     }
-    if (!progressed) delay = nextDelay(delay, maxDelayMs);
   }
+  return { gaveUp: [] };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { RecommenderKind } from '../models/recommender-models.js';
 import { defaultDataFile } from './paths.js';
 
 /** Cloud.ru Foundation Models: the default OpenAI-compatible endpoint for both cloud models. */
@@ -7,6 +8,11 @@ export const CLOUD_RU_BASE_URL = 'https://foundation-models.api.cloud.ru/v1';
 export const LOCAL_EMBEDDING_MODEL = 'local-hashed-ngrams-v1';
 /** Every stored vector has this many dimensions (the `vector(1024)` column). */
 export const EMBEDDING_DIMENSIONS = 1024;
+/**
+ * Customers with fewer purchases known to the co-purchase model than this get the description model's list
+ * (RECOMMENDER_MIN_PURCHASES). Chosen by `npm run eval` on the validation split (README, "Recommendation quality").
+ */
+export const DEFAULT_RECOMMENDER_MIN_PURCHASES = 1;
 
 export type EmbeddingProviderName = 'openai' | 'local';
 export type LlmProviderName = 'openai' | 'template';
@@ -42,8 +48,27 @@ export interface LlmConfig {
   /** Answer budget, reasoning included (gpt-oss is a reasoning model). */
   maxTokens: number;
   reasoningEffort: 'low' | 'medium' | 'high';
+}
+
+/** How explanations are written, kept and paid for (see the README, "Explanations"). */
+export interface ExplanationsConfig {
   /** How long a written sentence stays cached. */
-  cacheTtlSeconds: number;
+  ttlSeconds: number;
+  /** How long a `failed` sentence (the template standing in for the model) stays before the model is asked again. */
+  retrySeconds: number;
+  /**
+   * How long a person waits for a model's sentence: after this the grounded template sentence stands in
+   * (marked `failed`), and the model's sentence replaces it when it comes. The gateway stops calling a
+   * sentence `pending` after twice this long.
+   */
+  waitMs: number;
+  /**
+   * Model calls per minute for background events (default a tenth of LLM_REQUESTS_PER_MINUTE; 0: none,
+   * sentences are then written when asked for).
+   */
+  backgroundRequestsPerMinute: number;
+  /** Background events older than this are dropped unwritten (their sentences are written when asked for). */
+  backgroundMaxAgeSeconds: number;
 }
 
 export interface AppConfig {
@@ -56,6 +81,7 @@ export interface AppConfig {
   dataFile: string;
   embedding: EmbeddingConfig;
   llm: LlmConfig;
+  explanations: ExplanationsConfig;
   gatewayPort: number;
   webPort: number;
   /** HTTP port of a worker's /health and /metrics (0: none). */
@@ -64,6 +90,8 @@ export interface AppConfig {
   dashboard: { user: string; password: string | undefined };
   /** Where the recommendation service listens (TCP, @nestjs/microservices) and the gateway finds it. */
   recommendation: { host: string; port: number; timeoutMs: number; refreshIntervalMs: number };
+  /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-models.ts. */
+  recommender: { model: RecommenderKind; minPurchases: number };
   /**
    * How long a worker's claim on a job lasts without renewal: after a crash, its jobs go back to the
    * queue within about this time.
@@ -155,6 +183,13 @@ const envSchema = z.object({
   LLM_MAX_TOKENS: int(16, 32_768, 512),
   LLM_REASONING_EFFORT: z.preprocess(emptyAsUndefined, z.enum(['low', 'medium', 'high']).default('low')),
   EXPLANATION_TTL_SECONDS: int(60, 31_536_000, 7 * 24 * 3600),
+  EXPLANATION_RETRY_SECONDS: int(10, 86_400, 600),
+  EXPLANATION_WAIT_MS: int(500, 60_000, 4_000),
+  EXPLANATION_BACKGROUND_REQUESTS_PER_MINUTE: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number().int().min(0).max(100_000).optional(),
+  ),
+  EXPLANATION_BACKGROUND_MAX_AGE_SECONDS: int(1, 7 * 24 * 3600, 900),
   METRICS_PORT: int(0, 65535, 0),
   QUEUE_DASHBOARD_USER: z.preprocess(emptyAsUndefined, z.string().default('admin')),
   QUEUE_DASHBOARD_PASSWORD: optionalString,
@@ -165,6 +200,11 @@ const envSchema = z.object({
   RECOMMENDATION_PORT: int(1, 65535, 4001),
   RECOMMENDATION_TIMEOUT_MS: int(50, 120_000, 3_000),
   RECOMMENDATION_REFRESH_INTERVAL_MS: int(100, 3_600_000, 2_000),
+  RECOMMENDER_MODEL: z.preprocess(
+    emptyAsUndefined,
+    z.enum(['description', 'copurchase', 'hybrid']).default('hybrid'),
+  ),
+  RECOMMENDER_MIN_PURCHASES: int(1, 10_000, DEFAULT_RECOMMENDER_MIN_PURCHASES),
 });
 
 type Env = Record<string, string | undefined>;
@@ -193,6 +233,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const llmProvider: LlmProviderName = e.LLM_PROVIDER ?? (e.LLM_API_KEY ? 'openai' : 'template');
   if (llmProvider === 'openai' && !e.LLM_API_KEY) {
     problems.push('LLM_API_KEY: required when LLM_PROVIDER=openai (or use LLM_PROVIDER=template)');
+  }
+  // Background work gets a tenth of the model budget unless told otherwise (60 calls a minute by default).
+  const backgroundRequestsPerMinute =
+    e.EXPLANATION_BACKGROUND_REQUESTS_PER_MINUTE ?? Math.floor(e.LLM_REQUESTS_PER_MINUTE / 10);
+  if (backgroundRequestsPerMinute > e.LLM_REQUESTS_PER_MINUTE) {
+    problems.push(
+      `EXPLANATION_BACKGROUND_REQUESTS_PER_MINUTE: must not exceed LLM_REQUESTS_PER_MINUTE (${e.LLM_REQUESTS_PER_MINUTE}): ` +
+        'background work takes its calls from the same budget as the shoppers',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -227,7 +276,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
       httpRetries: e.LLM_HTTP_RETRIES,
       maxTokens: e.LLM_MAX_TOKENS,
       reasoningEffort: e.LLM_REASONING_EFFORT,
-      cacheTtlSeconds: e.EXPLANATION_TTL_SECONDS,
+    },
+    explanations: {
+      ttlSeconds: e.EXPLANATION_TTL_SECONDS,
+      retrySeconds: e.EXPLANATION_RETRY_SECONDS,
+      waitMs: e.EXPLANATION_WAIT_MS,
+      backgroundRequestsPerMinute,
+      backgroundMaxAgeSeconds: e.EXPLANATION_BACKGROUND_MAX_AGE_SECONDS,
     },
     gatewayPort: e.GATEWAY_PORT,
     webPort: e.WEB_PORT,
@@ -240,6 +295,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       timeoutMs: e.RECOMMENDATION_TIMEOUT_MS,
       refreshIntervalMs: e.RECOMMENDATION_REFRESH_INTERVAL_MS,
     },
+    recommender: { model: e.RECOMMENDER_MODEL, minPurchases: e.RECOMMENDER_MIN_PURCHASES },
   };
 }
 

@@ -56,16 +56,25 @@ export interface RecommendationsRequest {
 export interface RecommendedProduct {
   product_id: string;
   description: string;
-  /** Cosine similarity between the user's vector and the product's, in [-1, 1]. */
+  /**
+   * The product's score for the user: for the description model the cosine similarity between the user's
+   * vector and the product's, in [-1, 1]; for the co-purchase and hybrid models the inner product of their
+   * vectors (higher is better, not bounded).
+   */
   score: number;
 }
 
 export interface RecommendationsResponse {
   user_id: string;
+  /** The model that ranked this list (its vectors' model name). */
   model: string;
+  /** What the picks are based on: `description`, `copurchase` or `hybrid` (RECOMMENDER_MODEL's kinds). */
+  basis: 'description' | 'copurchase' | 'hybrid';
   recommendations: RecommendedProduct[];
   /** Why the list is empty, when it is. */
   reason?: string;
+  /** Set when the configured model could not rank for this customer and the description model did instead. */
+  fallback?: string;
 }
 
 /** Error codes carried by RpcException payloads; the gateway turns them into HTTP statuses. */

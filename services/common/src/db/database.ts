@@ -86,21 +86,51 @@ export async function connectDatabase(url: string, options: DatabaseOptions = {}
   return pool;
 }
 
-/** Runs `work` inside one transaction on one client: committed when it resolves, rolled back when it throws. */
+/** How long a ROLLBACK may take before the connection is closed instead (which rolls back just as well). */
+const ROLLBACK_TIMEOUT_MS = 5_000;
+
+/**
+ * Runs `work` inside one transaction on one client: committed when it resolves, rolled back when it throws.
+ * When the ROLLBACK cannot run (the connection is stuck in a COPY that was never ended, or lost) or does not
+ * answer within `rollbackTimeoutMs`, the connection is closed and dropped from the pool: Postgres then
+ * aborts the transaction and releases its locks, and the caller gets the original error instead of waiting.
+ */
 export async function withTransaction<T>(
   db: Database,
   work: (client: DatabaseClient) => Promise<T>,
+  options: { rollbackTimeoutMs?: number } = {},
 ): Promise<T> {
   const client = await db.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    broken = await rollback(client, options.rollbackTimeoutMs ?? ROLLBACK_TIMEOUT_MS);
     throw error;
   } finally {
-    client.release();
+    // release(error) closes the connection instead of returning it to the pool.
+    client.release(broken);
+  }
+}
+
+/** Rolls back; returns why the connection must be closed instead, when the ROLLBACK fails or hangs. */
+async function rollback(client: DatabaseClient, timeoutMs: number): Promise<Error | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<Error>((resolve) => {
+    timer = setTimeout(() => resolve(new Error(`ROLLBACK did not answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([
+      client.query('ROLLBACK').then(
+        () => undefined,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+      ),
+      timedOut,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

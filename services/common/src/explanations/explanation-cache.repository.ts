@@ -1,41 +1,115 @@
-import type { AppConfig } from '../config/config.js';
 import type { RedisClient } from '../redis/redis.js';
-import { explanationCacheKey, parseCachedExplanation, type CachedExplanation } from './explanation-cache.js';
+import { parseCachedExplanation, type CachedExplanation } from './explanation-cache.js';
 
-/** Every Redis key of the explanation cache: the sentences, and the short locks that stop duplicate work. */
+export interface ExplanationCacheSettings {
+  queuePrefix: string;
+  /** How long a written sentence stays (EXPLANATION_TTL_SECONDS). */
+  ttlSeconds: number;
+  /** How long a `failed` (template) sentence stands before the model is asked again (EXPLANATION_RETRY_SECONDS). */
+  retrySeconds: number;
+}
+
+/**
+ * Every Redis key of the explanation cache:
+ * - `<prefix>:explanation:writer`: the namespace of the explanation service that writes (see explanation-cache.ts);
+ * - `<prefix>:explanation:<namespace>:<user>:<product>`: one sentence (JSON), and `…:writing`, the short
+ *   claim that stops two processes writing the same sentence;
+ * - `<prefix>:explanation:<namespace>:<user>:<product>:wanted`: when a person first asked for a sentence
+ *   not written yet (the gateway stops calling it pending after a while).
+ */
 export class ExplanationCacheRepository {
   constructor(
     private readonly redis: RedisClient,
-    private readonly config: Pick<AppConfig, 'queuePrefix' | 'llm' | 'embedding'>,
+    private readonly settings: ExplanationCacheSettings,
   ) {}
 
-  key(userId: string, productId: string): string {
-    return explanationCacheKey(this.config, userId, productId);
+  private get writerKey(): string {
+    return `${this.settings.queuePrefix}:explanation:writer`;
+  }
+
+  key(namespace: string, userId: string, productId: string): string {
+    return `${this.settings.queuePrefix}:explanation:${namespace}:${userId}:${productId}`;
+  }
+
+  /** The writer announces its namespace (at start, and again now and then in case Redis was emptied). */
+  async announceWriter(namespace: string): Promise<void> {
+    await this.redis.set(this.writerKey, namespace);
+  }
+
+  /** The namespace of the running writer; undefined when no explanation service has run yet. */
+  async activeWriter(): Promise<string | undefined> {
+    return (await this.redis.get(this.writerKey)) ?? undefined;
   }
 
   /** One MGET for a whole list. */
-  async getMany(userId: string, productIds: string[]): Promise<(CachedExplanation | undefined)[]> {
+  async getMany(
+    namespace: string,
+    userId: string,
+    productIds: string[],
+  ): Promise<(CachedExplanation | undefined)[]> {
     if (productIds.length === 0) return [];
-    const raw = await this.redis.mget(productIds.map((id) => this.key(userId, id)));
+    const raw = await this.redis.mget(productIds.map((id) => this.key(namespace, userId, id)));
     return raw.map((value) => parseCachedExplanation(value));
   }
 
-  async set(userId: string, productId: string, value: CachedExplanation): Promise<void> {
-    await this.redis.set(
-      this.key(userId, productId),
-      JSON.stringify(value),
-      'EX',
-      this.config.llm.cacheTtlSeconds,
-    );
+  /** Stores a sentence; a `failed` one only for the retry period. */
+  async set(namespace: string, userId: string, productId: string, value: CachedExplanation): Promise<void> {
+    const ttl = value.status === 'failed' ? this.settings.retrySeconds : this.settings.ttlSeconds;
+    await this.redis.set(this.key(namespace, userId, productId), JSON.stringify(value), 'EX', ttl);
   }
 
-  /** Claims the right to write one sentence for `ttlMs` (across processes); false when someone else has it. */
-  async claim(userId: string, productId: string, ttlMs: number): Promise<boolean> {
-    const result = await this.redis.set(`${this.key(userId, productId)}:writing`, '1', 'PX', ttlMs, 'NX');
+  /** Stores a sentence only where none is (a stand-in must never replace a written sentence). */
+  async setIfAbsent(
+    namespace: string,
+    userId: string,
+    productId: string,
+    value: CachedExplanation,
+  ): Promise<boolean> {
+    const ttl = value.status === 'failed' ? this.settings.retrySeconds : this.settings.ttlSeconds;
+    const result = await this.redis.set(
+      this.key(namespace, userId, productId),
+      JSON.stringify(value),
+      'EX',
+      ttl,
+      'NX',
+    );
     return result === 'OK';
   }
 
-  async release(userId: string, productId: string): Promise<void> {
-    await this.redis.del(`${this.key(userId, productId)}:writing`);
+  /** Claims the right to write one sentence for `ttlMs` (across processes); false when someone else has it. */
+  async claim(namespace: string, userId: string, productId: string, ttlMs: number): Promise<boolean> {
+    const result = await this.redis.set(
+      `${this.key(namespace, userId, productId)}:writing`,
+      '1',
+      'PX',
+      ttlMs,
+      'NX',
+    );
+    return result === 'OK';
+  }
+
+  async release(namespace: string, userId: string, productId: string): Promise<void> {
+    await this.redis.del(`${this.key(namespace, userId, productId)}:writing`);
+  }
+
+  /**
+   * Records that a person is waiting for these sentences, and returns, per product, when somebody first
+   * asked (ms since the epoch). The record lasts `rememberMs`: a person asking again after that waits anew.
+   */
+  async markWanted(
+    namespace: string,
+    userId: string,
+    productIds: string[],
+    rememberMs: number,
+  ): Promise<number[]> {
+    if (productIds.length === 0) return [];
+    const now = Date.now();
+    const keys = productIds.map((id) => `${this.key(namespace, userId, id)}:wanted`);
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.set(key, String(now), 'PX', rememberMs, 'NX');
+    pipeline.mget(keys);
+    const results = await pipeline.exec();
+    const first = results?.at(-1)?.[1];
+    return Array.isArray(first) ? first.map((value) => Number(value ?? now) || now) : keys.map(() => now);
   }
 }

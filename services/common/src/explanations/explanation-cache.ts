@@ -1,30 +1,32 @@
-import type { AppConfig } from '../config/config.js';
+/**
+ * The explanation cache: the contract between the explanation service, which writes one sentence per
+ * (user, product), and the gateway, which reads them. Sentences live under the namespace of the writer
+ * that wrote them (its model and prompt version), and the writer announces its namespace in Redis: so
+ * the gateway reads whatever the running explanation service writes, whatever its own LLM settings, and
+ * switching the model or the prompt makes every older sentence unreachable (they expire by themselves).
+ */
 
-/** Bumped whenever the prompt changes: sentences written for an older prompt are asked for again. */
-export const PROMPT_VERSION = 'p1';
+/** Bumped whenever the prompt or the context changes: sentences written for an older prompt are not shown. */
+export const PROMPT_VERSION = 'p2';
 
 export type ExplanationSource = 'llm' | 'template';
 export type ExplanationStatus = 'pending' | 'ready' | 'failed';
 
-/** What the explanation cache holds for one (model, prompt, user, product). */
+/** What the explanation cache holds for one (writer, user, product). */
 export interface CachedExplanation {
   text: string;
   source: ExplanationSource;
-  /** `failed` when the model could not be used and the template sentence stands in. */
+  /**
+   * `failed` when the model could not write it (down, rate-limited, too slow for a waiting shopper, or an
+   * unusable answer) and the grounded template sentence stands in; kept only EXPLANATION_RETRY_SECONDS,
+   * then the model is asked again.
+   */
   status: 'ready' | 'failed';
 }
 
-/**
- * The Redis key of one explanation: the writer's model (the LLM, or `template`), the prompt version,
- * the embedding model whose ranking the product came from, the user and the product.
- */
-export function explanationCacheKey(
-  config: Pick<AppConfig, 'queuePrefix' | 'llm' | 'embedding'>,
-  userId: string,
-  productId: string,
-): string {
-  const writer = config.llm.provider === 'openai' ? config.llm.model : 'template';
-  return `${config.queuePrefix}:explanation:${writer}:${PROMPT_VERSION}:${config.embedding.model}:${userId}:${productId}`;
+/** The namespace of a writer: `openai/gpt-oss-120b@p2`, `template@p2`. */
+export function writerNamespace(writer: string): string {
+  return `${writer}@${PROMPT_VERSION}`;
 }
 
 export function parseCachedExplanation(raw: string | null): CachedExplanation | undefined {

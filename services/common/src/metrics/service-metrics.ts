@@ -36,6 +36,14 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  /** Age of the oldest job waiting in each queue, read when scraped (0 when none waits). */
+  readonly queueOldestWaiting = new Gauge({
+    name: 'retail_queue_oldest_waiting_seconds',
+    help: 'Age of the oldest waiting job in each queue',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+
   /** Jobs finished by this process's workers. */
   readonly jobOutcomes = new Counter({
     name: 'retail_queue_job_outcomes_total',
@@ -57,6 +65,37 @@ export class ServiceMetrics {
     help: 'Model call latency by kind, model and outcome',
     labelNames: ['kind', 'model', 'outcome'] as const,
     buckets: BUCKETS,
+    registers: [this.registry],
+  });
+
+  /**
+   * Explanation jobs by lane (interactive: a person waits; background: recommendation events) and outcome
+   * (explained, or dropped by the background policy).
+   */
+  readonly explanationJobs = new Counter({
+    name: 'retail_explanation_jobs_total',
+    help: 'Explanation jobs by lane (interactive, background) and outcome (explained, dropped)',
+    labelNames: ['lane', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Chat model calls by lane: what the shoppers cost against what background work costs. */
+  readonly explanationModelCalls = new Counter({
+    name: 'retail_explanation_model_calls_total',
+    help: 'Chat model calls for explanations by lane (interactive, background) and outcome (ok, failed, rejected)',
+    labelNames: ['lane', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * Sentences stored, by lane and outcome: llm, template (the offline writer), late (the template stood in at
+   * the deadline of a waiting shopper), failed (the model failed; the template stands in for a while),
+   * rejected (the model's answers were not an explanation; the template stands in for a while).
+   */
+  readonly explanationSentences = new Counter({
+    name: 'retail_explanation_sentences_total',
+    help: 'Explanation sentences stored by lane and outcome (llm, template, late, failed, rejected)',
+    labelNames: ['lane', 'outcome'] as const,
     registers: [this.registry],
   });
 

@@ -1,17 +1,18 @@
 import type { Worker } from 'bullmq';
 
 /**
- * Stops a worker for a shutdown: jobs in progress get `graceMs` to finish; after that the worker lets go
- * of them without completing them, and they return to the queue when their lock lapses (WORKER_LOCK_MS),
- * to be taken by the next worker. Nothing is lost either way.
+ * Stops a worker for a shutdown: jobs in progress get `graceMs` to finish; after that they are cancelled
+ * (their processors see the abort signal), and a cancelled job goes straight back to the front of its
+ * queue, to be taken by the next worker (createQueueWorker). A processor that ignores the signal keeps
+ * its job until it returns; a process killed outright loses nothing either: its jobs return to the queue
+ * when their lock lapses (WORKER_LOCK_MS).
  */
 export async function closeWorker(worker: Worker | undefined, graceMs = 8_000): Promise<void> {
   if (!worker) return;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), graceMs);
-  });
-  const closed = worker.close().then(() => 'closed' as const);
-  if ((await Promise.race([closed, deadline])) === 'late') await worker.close(true);
-  clearTimeout(timer);
+  const timer = setTimeout(() => worker.cancelAllJobs('the worker is shutting down'), graceMs);
+  try {
+    await worker.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { AppConfig } from '../config/config.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
 import { bullConnection } from './queues.js';
@@ -16,6 +16,7 @@ export interface QueueWorkerOptions<Data, Result> {
   concurrency: number;
   metrics: ServiceMetrics;
   logger: WorkerLogger;
+  /** The work of one job; `signal` aborts when the worker shuts down (stop, and the job is handed back). */
   process: (job: Job<Data, Result>, signal?: AbortSignal) => Promise<Result>;
   /** One line on a completed job (logged at debug level). */
   describe: (job: Job<Data, Result>, result: Result) => string;
@@ -24,14 +25,26 @@ export interface QueueWorkerOptions<Data, Result> {
 /**
  * A BullMQ worker with the settings every queue of the system shares: the claim on a job lasts
  * WORKER_LOCK_MS (after a crash the job returns to the queue about that long later), outcomes are counted
- * in retail_queue_job_outcomes_total, and failures are logged with whether they will be retried. Close it
- * with closeWorker.
+ * in retail_queue_job_outcomes_total, failures are logged with whether they will be retried, and a job
+ * cancelled by a shutdown goes back to the queue untouched. Close it with closeWorker.
  */
 export function createQueueWorker<Data, Result>(
   options: QueueWorkerOptions<Data, Result>,
 ): Worker<Data, Result> {
   const { queue, config, metrics, logger } = options;
-  const worker = new Worker<Data, Result>(queue, (job, _token, signal) => options.process(job, signal), {
+  const processor = async (job: Job<Data, Result>, token?: string, signal?: AbortSignal): Promise<Result> => {
+    try {
+      return await options.process(job, signal);
+    } catch (error) {
+      // Cancelled by a shutdown: back to the front of the queue at once, no attempt counted.
+      if (signal?.aborted && token) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      throw error;
+    }
+  };
+  const worker = new Worker<Data, Result>(queue, processor, {
     connection: bullConnection(config),
     prefix: config.queuePrefix,
     concurrency: options.concurrency,

@@ -78,9 +78,9 @@ export class FakeOpenAiServer {
         },
       };
     };
-    this.chatHandler = () => ({
+    this.chatHandler = (request) => ({
       delayMs: options.delayMs,
-      body: chatCompletion(options.chatContent ?? 'It goes well with the things you already love.'),
+      body: chatCompletion(options.chatContent ?? defaultSentence(request)),
     });
   }
 
@@ -164,6 +164,15 @@ export class FakeOpenAiServer {
     if (response.delayMs) await new Promise((resolve) => setTimeout(resolve, response.delayMs));
     return response;
   }
+}
+
+/** A sentence about the product a chat request's prompt recommends, as a model would write. */
+export function defaultSentence(request: RecordedRequest): string {
+  const messages = (request.body as { messages?: { content?: unknown }[] }).messages ?? [];
+  const content = messages.at(-1)?.content;
+  const prompt = typeof content === 'string' ? content : '';
+  const product = /Recommended product: (.*)/.exec(prompt)?.[1]?.trim().toLowerCase() ?? 'this piece';
+  return `The ${product} goes well with the things you already love.`;
 }
 
 /** A chat completions answer with one choice. */

@@ -1,44 +1,97 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:explain`, on the real catalog in the bench database (BENCH_DATABASE_URL, default
- * retail_bench; `npm run bench:api` or `bench:embed` load it):
- *   1. with an OpenAI-compatible server (its own process) that answers each chat request after 1 s: the
- *      time from a recommendations answer for 12 products until all 12 explanations are ready, as the
- *      page sees it (polling the explanations endpoint every 20 ms), for 10 users one after the other;
- *   2. the cached path: the polling endpoint for 12 ready explanations under load (autocannon).
+ * `npm run bench:explain`: how long a shopper waits for the 12 sentences of a recommendations answer, with
+ * an OpenAI-compatible server (its own process) that answers each chat request after 1 s, at the default
+ * limits, on the real catalog in the bench database (BENCH_DATABASE_URL, default retail_bench; loaded and
+ * embedded first when empty). Every run takes 10 users nobody asked for before, through the page's path
+ * (`recommendations?explanations=now`, then polling the explanations endpoint, here every 20 ms):
+ *   (a) an idle system;
+ *   (b) right after a change: every kept list stale (the refresher recomputing them all);
+ *   (c) behind a backlog: an API sweep of every customer, twice with different top_n (background events);
+ *   then (d) how long the backlog takes to drain, and what the background policy did with each event
+ *   (written or dropped: counted by the explanation service), and (e) the cached polling endpoint under load.
+ * The background events' age limit is BENCH_BACKGROUND_MAX_AGE_SECONDS (default 120; the product default is
+ * 900 s, which would make the drain take a quarter of an hour); every other setting is the default.
  */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import autocannon from 'autocannon';
-import { createRedis } from '@retail/common';
+import {
+  QueueNames,
+  REPO_ROOT,
+  connectDatabase,
+  createQueue,
+  createRedis,
+  runMigrations,
+  type Database,
+} from '@retail/common';
 import { freePort, startProcess, type RunningProcess } from '@retail/common/testing';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
-const USERS = ['12347', '12348', '12352', '12356', '12359', '12362', '12370', '12380', '12393', '12409'];
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const MAX_AGE_SECONDS = process.env.BENCH_BACKGROUND_MAX_AGE_SECONDS ?? '120';
+const USERS_PER_RUN = 10;
+const SWEEP_CONNECTIONS = 16;
 
 interface Explanations {
-  explanations: { explanation_status: string }[];
+  explanations: { explanation_status: string; explanation_source: string | null }[];
+}
+
+function cli(script: string, args: string[], env: NodeJS.ProcessEnv): void {
+  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, script), ...args], {
+    env: { ...process.env, ...env },
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) throw new Error(`${script} failed`);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** One sample of a Prometheus text exposition, summed over the series matching `labels`. */
+function sample(text: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      sum += Number(line.split(' ').at(-1));
+  }
+  return sum;
 }
 
 async function main(): Promise<void> {
+  await runMigrations(DATABASE_URL);
   const fake = startProcess('services/common/dist/testing/fake-openai-server.cli.js', ['--delay-ms', '1000']);
   await fake.waitFor(/listening (\S+)/);
   const prefix = `retail-bench-explain-${Date.now()}`;
+  const metricsPort = await freePort();
   const env = {
     DATABASE_URL,
+    REDIS_URL,
     QUEUE_PREFIX: prefix,
     EMBEDDING_PROVIDER: 'local',
     LLM_PROVIDER: 'openai',
     LLM_API_KEY: 'bench',
     LLM_BASE_URL: /listening (\S+)/.exec(fake.output())![1]!,
+    EXPLANATION_BACKGROUND_MAX_AGE_SECONDS: MAX_AGE_SECONDS,
     RECOMMENDATION_PORT: String(await freePort()),
     GATEWAY_PORT: String(await freePort()),
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
   };
+  const db = await connectDatabase(DATABASE_URL, { max: 2, applicationName: 'bench-explain' });
   const processes: RunningProcess[] = [fake];
+  const background = createQueue(QueueNames.Explanations, { redisUrl: REDIS_URL, queuePrefix: prefix });
   try {
-    for (const script of ['recommendation', 'explanation', 'gateway']) {
-      processes.push(startProcess(`services/${script}/dist/main.js`, [], env));
+    if ((await db.query<{ n: number }>('SELECT count(*) AS n FROM customers')).rows[0]!.n === 0) {
+      cli('services/ingestion/dist/main.js', ['--no-embeddings'], env);
     }
+    cli('services/embedder/dist/embed.cli.js', ['--wait'], env);
+    processes.push(startProcess('services/recommendation/dist/main.js', [], env));
+    processes.push(
+      startProcess('services/explanation/dist/main.js', [], { ...env, METRICS_PORT: String(metricsPort) }),
+    );
+    processes.push(startProcess('services/gateway/dist/main.js', [], env));
     const base = `http://127.0.0.1:${env.GATEWAY_PORT}`;
     for (let i = 0; ; i++) {
       if (
@@ -48,34 +101,121 @@ async function main(): Promise<void> {
         )
       )
         break;
-      if (i > 100) throw new Error('the services did not become ready');
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (i > 150) throw new Error('the services did not become ready');
+      await sleep(200);
     }
-    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the explanation worker connects
-
-    const times: number[] = [];
-    for (const user of USERS) {
-      const started = performance.now();
-      const answer = (await (await fetch(`${base}/api/users/${user}/recommendations?top_n=12`)).json()) as {
-        recommendations: { product_id: string }[];
-      };
-      const ids = answer.recommendations.map((r) => r.product_id).join(',');
-      for (;;) {
-        const polled = (await (
-          await fetch(`${base}/api/users/${user}/recommendations/explanations?product_ids=${ids}`)
-        ).json()) as Explanations;
-        if (polled.explanations.every((e) => e.explanation_status !== 'pending')) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      times.push(performance.now() - started);
-    }
-    times.sort((a, b) => a - b);
+    await sleep(1_000); // the explanation workers connect
     console.log(
-      `12 explanations with a 1 s chat model, recommendation answer -> all ready (10 users): ` +
-        `median ${(times[5]! / 1000).toFixed(2)} s, max ${(times.at(-1)! / 1000).toFixed(2)} s (goal < 1.5 s)`,
+      `chat model: 1 s a sentence; LLM_CONCURRENCY 16, LLM_REQUESTS_PER_MINUTE 600, background 60 calls/min, ` +
+        `background events older than ${MAX_AGE_SECONDS} s dropped`,
     );
 
-    const user = USERS[0]!;
+    const customers = await testUsers(db, USERS_PER_RUN * 3);
+    const run = async (label: string, users: string[]) => {
+      const times: number[] = [];
+      let byModel = 0;
+      let sentences = 0;
+      for (const user of users) {
+        const started = performance.now();
+        const answer = (await (
+          await fetch(`${base}/api/users/${user}/recommendations?top_n=12&explanations=now`)
+        ).json()) as { recommendations: { product_id: string }[] };
+        const ids = answer.recommendations.map((r) => r.product_id).join(',');
+        let polled: Explanations;
+        for (;;) {
+          polled = (await (
+            await fetch(`${base}/api/users/${user}/recommendations/explanations?product_ids=${ids}`)
+          ).json()) as Explanations;
+          if (polled.explanations.every((e) => e.explanation_status !== 'pending')) break;
+          await sleep(20);
+        }
+        times.push(performance.now() - started);
+        sentences += polled.explanations.length;
+        byModel += polled.explanations.filter(
+          (e) => e.explanation_status === 'ready' && e.explanation_source === 'llm',
+        ).length;
+      }
+      times.sort((a, b) => a - b);
+      console.log(
+        `${label.padEnd(58)} median ${seconds(times[Math.floor(times.length / 2)]!)}, max ${seconds(times.at(-1)!)} ` +
+          `(goal 1.5 s / 3 s); ${byModel} of ${sentences} sentences by the model`,
+      );
+    };
+
+    await run('(a) idle: recommendations -> 12 sentences ready', customers.slice(0, USERS_PER_RUN));
+
+    await db.query(`UPDATE embedding_models SET version = version + 1, updated_at = now()`);
+    await run(
+      '(b) right after a change (every kept list stale)',
+      customers.slice(USERS_PER_RUN, 2 * USERS_PER_RUN),
+    );
+
+    const everyone = (
+      await db.query<{ id: string }>('SELECT customer_id::text AS id FROM customers')
+    ).rows.map((r) => r.id);
+    const sweepStarted = performance.now();
+    for (const topN of [12, 20]) {
+      let next = 0;
+      await autocannon({
+        url: base,
+        connections: SWEEP_CONNECTIONS,
+        amount: everyone.length,
+        requests: [
+          {
+            setupRequest: (request) => ({
+              ...request,
+              path: `/api/users/${everyone[next++ % everyone.length]}/recommendations?top_n=${topN}`,
+            }),
+          },
+        ],
+      });
+    }
+    await sleep(500); // the last events are published in batches
+    const counts = await background.getJobCounts('waiting', 'active', 'completed');
+    const queued = counts.waiting! + counts.active! + counts.completed!;
+    console.log(
+      `    API sweep of ${everyone.length.toLocaleString('en-GB')} customers twice (top_n 12, 20) in ` +
+        `${seconds(performance.now() - sweepStarted)}: ${queued.toLocaleString('en-GB')} background events, ` +
+        `${counts.waiting!.toLocaleString('en-GB')} waiting`,
+    );
+    await run('(c) behind that backlog', customers.slice(2 * USERS_PER_RUN));
+
+    const drainStarted = performance.now();
+    for (let polls = 0; ; polls++) {
+      const left = await background.getJobCounts('waiting', 'active', 'delayed');
+      const remaining = left.waiting! + left.active! + left.delayed!;
+      if (remaining === 0) break;
+      if (polls % 10 === 0) {
+        console.log(
+          `    draining the backlog: ${remaining.toLocaleString('en-GB')} events left after ` +
+            seconds(performance.now() - drainStarted),
+        );
+      }
+      await sleep(2_000);
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const explained = sample(metrics, 'retail_explanation_jobs_total', {
+      lane: 'background',
+      outcome: 'explained',
+    });
+    const dropped = sample(metrics, 'retail_explanation_jobs_total', {
+      lane: 'background',
+      outcome: 'dropped',
+    });
+    const failed = await background.getFailedCount();
+    console.log(
+      `(d) the backlog drained ${seconds(performance.now() - drainStarted)} after the last shopper: ` +
+        `${explained.toLocaleString('en-GB')} events explained + ${dropped.toLocaleString('en-GB')} dropped by the ` +
+        `policy + ${failed} failed = ${(explained + dropped + failed).toLocaleString('en-GB')} ` +
+        `(${queued.toLocaleString('en-GB')} queued by the sweep and the runs)`,
+    );
+    console.log(
+      `    model calls: interactive ${sample(metrics, 'retail_explanation_model_calls_total', { lane: 'interactive' })}, ` +
+        `background ${sample(metrics, 'retail_explanation_model_calls_total', { lane: 'background' })}; ` +
+        `template stood in at the deadline ${sample(metrics, 'retail_explanation_sentences_total', { outcome: 'late' })} times`,
+    );
+
+    const user = customers[0]!;
     const ids = (
       (await (await fetch(`${base}/api/users/${user}/recommendations?top_n=12`)).json()) as {
         recommendations: { product_id: string }[];
@@ -90,9 +230,9 @@ async function main(): Promise<void> {
         duration: 8,
       });
       console.log(
-        `cached polling endpoint, ${String(connections).padStart(2)} connections: ` +
+        `(e) cached polling endpoint, ${String(connections).padStart(2)} connections: ` +
           `${Math.round(result.requests.average).toLocaleString('en-GB')} req/s, p50 ${result.latency.p50} ms, ` +
-          `p99 ${result.latency.p99} ms, errors ${result.errors + result.non2xx} (goal p99 < 5 ms)`,
+          `p99 ${result.latency.p99} ms, errors ${result.errors + result.non2xx}`,
       );
     }
   } finally {
@@ -100,11 +240,23 @@ async function main(): Promise<void> {
       p.kill('SIGTERM');
       await p.exited;
     }
-    const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    await background.close();
+    await db.end();
+    const redis = createRedis(REDIS_URL);
     const keys = await redis.keys(`${prefix}:*`);
     for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
     redis.disconnect();
   }
+}
+
+/** Customers with a real history (5+ products), in a fixed pseudo-random order. */
+async function testUsers(db: Database, count: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT customer_id::text AS id FROM customers WHERE products_bought >= 5
+      ORDER BY md5(customer_id::text) LIMIT $1`,
+    [count],
+  );
+  return rows.map((r) => r.id);
 }
 
 main().then(

@@ -42,7 +42,7 @@ export class HealthController {
       check(() => this.db.query('SELECT 1')),
       check(() => this.redis.ping()),
       check(() => this.recommendation.health()),
-      check(() => this.queues.counts()),
+      check(() => this.queues.states()),
     ]);
     const checks = { postgres, redis, recommendation, queues };
     const ok = Object.values(checks).every((c) => c.ok);

@@ -69,7 +69,22 @@ export const schemas = {
     type: 'object',
     properties: {
       user_id: { type: 'string' },
-      model: { type: 'string', example: 'Qwen/Qwen3-Embedding-0.6B' },
+      model: {
+        type: 'string',
+        description: 'the model that ranked this list',
+        example: 'hybrid-v1+Qwen/Qwen3-Embedding-0.6B',
+      },
+      basis: {
+        type: 'string',
+        enum: ['description', 'copurchase', 'hybrid'],
+        description:
+          'what the picks are based on: product descriptions, what customers bought together, or both (RECOMMENDER_MODEL)',
+      },
+      fallback: {
+        type: 'string',
+        description:
+          'set when the configured model could not rank for this customer (too few purchases it knows, not trained yet) and the description model did',
+      },
       reason: { type: 'string', description: 'why the list is empty, when it is' },
       recommendations: {
         type: 'array',
@@ -78,7 +93,11 @@ export const schemas = {
           properties: {
             product_id: { type: 'string' },
             description: { type: 'string' },
-            score: { type: 'number', description: 'cosine similarity, -1..1' },
+            score: {
+              type: 'number',
+              description:
+                'description model: cosine similarity, -1..1; co-purchase and hybrid: inner product, higher is better',
+            },
             ...explanationFields,
           },
         },

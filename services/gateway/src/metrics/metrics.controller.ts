@@ -18,9 +18,10 @@ export class MetricsController {
   @Header('cache-control', 'no-store')
   async scrape(@Res() reply: FastifyReply): Promise<void> {
     try {
-      for (const [queue, counts] of Object.entries(await this.queues.counts())) {
-        for (const [state, value] of Object.entries(counts))
-          this.metrics.queueJobs.set({ queue, state }, value);
+      for (const [queue, state] of Object.entries(await this.queues.states())) {
+        for (const [name, value] of Object.entries(state.counts))
+          this.metrics.queueJobs.set({ queue, state: name }, value);
+        this.metrics.queueOldestWaiting.set({ queue }, state.oldestWaitingSeconds);
       }
     } catch {
       // Redis is away: the other families still answer.

@@ -3,24 +3,52 @@ import type { Queue } from 'bullmq';
 import { QueueNames, createQueue, type AppConfig, type QueueName } from '@retail/common';
 import { APP_CONFIG } from '@retail/common/nest';
 
-/** The gateway's read-only view of the job queues (readiness, metrics, dashboard). */
+export interface QueueState {
+  /** Jobs per state. */
+  counts: Record<string, number>;
+  /** Age in seconds of the oldest job waiting (0 when none waits). */
+  oldestWaitingSeconds: number;
+}
+
+/**
+ * The gateway's handle on the job queues: it reads them (readiness, metrics, dashboard) and produces the
+ * interactive explanation requests.
+ */
 @Injectable()
 export class QueuesService implements OnApplicationShutdown {
-  readonly queues: Queue[];
+  private readonly byName: Map<QueueName, Queue>;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.queues = Object.values(QueueNames).map((name: QueueName) => createQueue(name, config));
+    this.byName = new Map(
+      Object.values(QueueNames).map((name: QueueName) => [name, createQueue(name, config)]),
+    );
   }
 
-  /** Jobs per state, per queue. */
-  async counts(): Promise<Record<string, Record<string, number>>> {
+  get queues(): Queue[] {
+    return [...this.byName.values()];
+  }
+
+  get(name: QueueName): Queue {
+    return this.byName.get(name)!;
+  }
+
+  /** Jobs per state, and the age of the oldest waiting job, per queue. */
+  async states(): Promise<Record<string, QueueState>> {
+    const now = Date.now();
     const entries = await Promise.all(
-      this.queues.map(async (queue) => [
-        queue.name,
-        await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed'),
-      ]),
+      this.queues.map(async (queue): Promise<[string, QueueState]> => {
+        const [counts, oldest] = await Promise.all([
+          queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'),
+          queue.getJobs(['waiting'], 0, 0, true),
+        ]);
+        const timestamp = oldest[0]?.timestamp;
+        return [
+          queue.name,
+          { counts, oldestWaitingSeconds: timestamp ? Math.max(0, (now - timestamp) / 1000) : 0 },
+        ];
+      }),
     );
-    return Object.fromEntries(entries) as Record<string, Record<string, number>>;
+    return Object.fromEntries(entries);
   }
 
   async onApplicationShutdown(): Promise<void> {

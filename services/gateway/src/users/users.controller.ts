@@ -2,10 +2,15 @@ import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { DEFAULT_TOP_N, MAX_TOP_N, type ListUsersResponse, type PurchasesResponse } from '@retail/common';
 import type { z } from 'zod';
-import { ExplanationsService, type ExplanationView } from '../explanations/explanations.service.js';
 import { errorResponses, schemas } from '../http/openapi.js';
-import { RecommendationClient } from '../recommendation-client/recommendation.client.js';
 import {
+  UserRecommendationsService,
+  type ExplanationUrgency,
+  type ExplanationsView,
+  type RecommendationsView,
+} from './user-recommendations.service.js';
+import {
+  explanationsUrgencyQuery,
   isCustomerNumber,
   listUsersQuery,
   productIdsQuery,
@@ -13,30 +18,11 @@ import {
   userIdParam,
 } from './users.schemas.js';
 
-export interface RecommendationView {
-  product_id: string;
-  description: string;
-  score: number;
-  explanation: string | null;
-  explanation_status: ExplanationView['explanation_status'];
-  explanation_source: ExplanationView['explanation_source'];
-}
-
-export interface RecommendationsView {
-  user_id: string;
-  model: string;
-  recommendations: RecommendationView[];
-  reason?: string;
-}
-
-/** The storefront's API: thin; the work happens in the recommendation service and the explanation cache. */
+/** The storefront's API: thin; UserRecommendationsService composes the answers. */
 @ApiTags('users')
 @Controller('api/users')
 export class UsersController {
-  constructor(
-    private readonly recommendation: RecommendationClient,
-    private readonly explanations: ExplanationsService,
-  ) {}
+  constructor(private readonly users: UserRecommendationsService) {}
 
   @Get()
   @ApiOperation({ summary: 'Users with purchase history, optionally filtered by customer-number prefix' })
@@ -53,7 +39,7 @@ export class UsersController {
   list(
     @Query({ schema: listUsersQuery }) query: z.output<typeof listUsersQuery>,
   ): Promise<ListUsersResponse> {
-    return this.recommendation.listUsers(query);
+    return this.users.listUsers(query);
   }
 
   @Get(':user_id/purchases')
@@ -64,19 +50,30 @@ export class UsersController {
   @ApiResponse(errorResponses.notFound)
   @ApiResponse(errorResponses.unavailable)
   purchases(@Param('user_id', { schema: userIdParam }) userId: number): Promise<PurchasesResponse> {
-    return this.recommendation.purchases(customer(userId));
+    return this.users.purchases(customer(userId));
   }
 
   @Get(':user_id/recommendations')
   @ApiOperation({
     summary: 'Products for the user, best first, with their explanations when ready',
     description:
-      'Exact cosine ranking of every product against the mean vector of what the user bought; products the ' +
-      'user bought are left out. `explanation` is null while `explanation_status` is `pending`: poll ' +
-      '`/recommendations/explanations`.',
+      'Exact ranking of every product in the served model (RECOMMENDER_MODEL): `description`, cosine against ' +
+      'the mean description vector of what the user bought; `copurchase` and `hybrid`, inner product with a ' +
+      'vector learned from what customers bought together (`basis` says which, `fallback` when the ' +
+      'description model stood in); products the user bought are left out. `explanation` is null while ' +
+      '`explanation_status` is `pending`: poll `/recommendations/explanations`. With `explanations=now` a ' +
+      'person is waiting for the sentences: they are written before any background work (the template ' +
+      'sentence, marked `failed`, stands in when the model takes longer than a few seconds). By default they ' +
+      'are background work, written within the background budget or when someone polls them.',
   })
   @ApiParam({ name: 'user_id', example: '17850' })
   @ApiQuery({ name: 'top_n', required: false, description: `1-${MAX_TOP_N}, default ${DEFAULT_TOP_N}` })
+  @ApiQuery({
+    name: 'explanations',
+    required: false,
+    enum: ['now', 'background'],
+    description: '`now` when a person waits for the explanations; default `background`',
+  })
   @ApiOkResponse({ schema: schemas.recommendations })
   @ApiResponse(errorResponses.badRequest)
   @ApiResponse(errorResponses.notFound)
@@ -84,33 +81,28 @@ export class UsersController {
   async recommendations(
     @Param('user_id', { schema: userIdParam }) userId: number,
     @Query('top_n', { schema: topNQuery }) topN: number,
+    @Query('explanations', { schema: explanationsUrgencyQuery }) urgency: ExplanationUrgency,
   ): Promise<RecommendationsView> {
-    const answer = await this.recommendation.recommendations(customer(userId), topN);
-    const explanations = await this.explanations.lookup(
-      answer.user_id,
-      answer.recommendations.map((r) => r.product_id),
-    );
-    return {
-      ...answer,
-      recommendations: answer.recommendations.map((r, i) => {
-        const { explanation, explanation_status, explanation_source } = explanations[i]!;
-        return { ...r, explanation, explanation_status, explanation_source };
-      }),
-    };
+    return this.users.recommendations(customer(userId), topN, urgency);
   }
 
   @Get(':user_id/recommendations/explanations')
-  @ApiOperation({ summary: 'Explanation status and text of recommended products (what the page polls)' })
+  @ApiOperation({
+    summary: 'Explanation status and text of recommended products (what the page polls)',
+    description:
+      'Polling means a person is waiting: sentences still pending are written before any background ' +
+      'work. A sentence not written a few seconds after it was first asked for is answered as `failed` ' +
+      '(with the template sentence when the model was too slow, or without text when no writer answers).',
+  })
   @ApiParam({ name: 'user_id', example: '17850' })
   @ApiQuery({ name: 'product_ids', description: 'comma-separated product ids', example: '22632,84029E' })
   @ApiOkResponse({ schema: schemas.explanations })
   @ApiResponse(errorResponses.badRequest)
-  async explanationsFor(
+  explanationsFor(
     @Param('user_id', { schema: userIdParam }) userId: number,
     @Query('product_ids', { schema: productIdsQuery }) productIds: string[],
-  ): Promise<{ user_id: string; explanations: ExplanationView[] }> {
-    const id = String(customer(userId));
-    return { user_id: id, explanations: await this.explanations.lookup(id, productIds) };
+  ): Promise<ExplanationsView> {
+    return this.users.explanationsFor(customer(userId), productIds);
   }
 }
 

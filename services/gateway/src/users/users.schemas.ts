@@ -60,3 +60,8 @@ export const productIdsQuery = z
     (ids) => ids.every((id) => /^[A-Z0-9_ -]{1,32}$/.test(id)),
     'product_ids holds a malformed product id',
   );
+
+export const explanationsUrgencyQuery = z
+  .enum(['now', 'background'], { error: 'explanations must be `now` or `background`' })
+  .optional()
+  .default('background');

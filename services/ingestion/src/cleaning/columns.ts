@@ -1,4 +1,5 @@
 import { IngestionInputError } from '../errors.js';
+import { printable } from '../printable.js';
 
 /** The columns the cleaning rules need, by their names in the UCI file. */
 export const REQUIRED_COLUMNS = [
@@ -46,8 +47,16 @@ export function resolveColumns(header: string[]): ColumnIndex {
   if (missing.length > 0) {
     throw new IngestionInputError(
       `the header lacks required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ` +
-        `(found: ${header.map((h) => h.trim()).join(', ') || 'nothing'})`,
+        `(found: ${describeHeader(header)})`,
     );
   }
   return Object.fromEntries(found) as ColumnIndex;
+}
+
+/** The header's column names as a message can show them: escaped, each cut short, at most 12. */
+function describeHeader(header: string[]): string {
+  const names = header.map((name) => printable(name.trim(), 40)).filter((name) => name !== '');
+  if (names.length === 0) return 'nothing';
+  const more = names.length > 12 ? `, ... ${names.length - 12} more` : '';
+  return names.slice(0, 12).join(', ') + more;
 }

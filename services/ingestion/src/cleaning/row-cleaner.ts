@@ -7,6 +7,7 @@ import {
   parsePrice,
   parseQuantity,
 } from './normalise.js';
+import { printable } from '../printable.js';
 
 /** The cleaning rules of DESIGN.md, in the order they are checked; a row is counted under the first it fails. */
 export const DROP_RULES = [
@@ -94,7 +95,7 @@ export function cleanRecord(
   };
 }
 
+/** A field's value in a message: quoted, escaped, cut short. */
 function show(value: string): string {
-  const trimmed = value.length > 40 ? `${value.slice(0, 40)}…` : value;
-  return JSON.stringify(trimmed);
+  return `"${printable(value, 40)}"`;
 }

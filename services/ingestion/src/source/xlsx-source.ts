@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import ExcelJS from 'exceljs';
+import type { RecordBatch } from './record-source.js';
 
 /** Text of one cell, written the way the CSV form of the data set writes it. */
 function cellText(value: ExcelJS.CellValue): string {
@@ -16,28 +17,32 @@ function cellText(value: ExcelJS.CellValue): string {
   return '';
 }
 
-/** The rows of an .xlsx workbook in batches of `size`, like csvRecordBatches. */
+/** The rows of an .xlsx workbook in batches of `size`, like csvRecordBatches (lines are row numbers). */
 export async function* xlsxRecordBatches(
   file: string,
   counter: { bytes: number },
   size = 2_000,
-): AsyncGenerator<string[][]> {
-  let batch: string[][] = [];
-  for await (const record of xlsxRecords(file, counter)) {
-    batch.push(record);
-    if (batch.length >= size) {
+): AsyncGenerator<RecordBatch> {
+  let batch: RecordBatch = { records: [], lines: [] };
+  for await (const [rowNumber, record] of xlsxRecords(file, counter)) {
+    batch.records.push(record);
+    batch.lines.push(rowNumber);
+    if (batch.records.length >= size) {
       yield batch;
-      batch = [];
+      batch = { records: [], lines: [] };
     }
   }
-  if (batch.length > 0) yield batch;
+  if (batch.records.length > 0) yield batch;
 }
 
 /**
  * Streams the rows of the first worksheet of an .xlsx workbook (the form UCI distributes). Excel dates
  * become `YYYY-MM-DD HH:MM:SS`; numbers become their shortest text.
  */
-async function* xlsxRecords(file: string, counter: { bytes: number }): AsyncGenerator<string[]> {
+async function* xlsxRecords(
+  file: string,
+  counter: { bytes: number },
+): AsyncGenerator<[rowNumber: number, fields: string[]]> {
   const input = createReadStream(file);
   input.on('data', (chunk) => {
     counter.bytes += chunk.length;
@@ -59,7 +64,7 @@ async function* xlsxRecords(file: string, counter: { bytes: number }): AsyncGene
         const fields: string[] = [];
         for (let i = 0; i < Math.max(width, values.length); i++) fields.push(cellText(values[i]));
         if (fields.every((field) => field === '')) continue;
-        yield fields;
+        yield [row.number, fields];
       }
       break; // the first worksheet holds the data
     }

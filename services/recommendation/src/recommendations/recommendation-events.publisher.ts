@@ -1,35 +1,32 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import {
-  MAX_EVENT_PURCHASES,
   QueueNames,
   RECOMMENDATION_EVENT_NAME,
   createQueue,
   recommendationEventId,
   recommendationEventOptions,
   type AppConfig,
-  type RecommendationEvent,
+  type ExplanationJob,
   type RecommendedProduct,
 } from '@retail/common';
 import { APP_CONFIG } from '@retail/common/nest';
-import { RecommendationsRepository } from './recommendations.repository.js';
 
 /** Event ids remembered as published, to skip Redis for repeats (a bounded, insertion-ordered set). */
 const REMEMBERED_EVENTS = 50_000;
-/** Answers are gathered this long, then published together (one SQL statement, one Redis round trip). */
+/** Answers are gathered this long, then published together (one Redis round trip). */
 const BATCH_MS = 20;
 const MAX_BATCH = 500;
 
 interface PendingEvent {
   id: string;
-  userId: number;
-  products: RecommendedProduct[];
+  event: ExplanationJob;
 }
 
 /**
- * Publishes a durable recommendation event (BullMQ queue `explanations`) for each answer, after the
- * answer has gone: the products shown and what the user bought. Events are gathered for BATCH_MS and
- * published together, so that a burst of answers costs one statement and one Redis round trip. Repeats
+ * Publishes a durable recommendation event (BullMQ queue `explanations`, background work) for each
+ * answer, after the answer has gone: the user and the products shown. Events are gathered for BATCH_MS
+ * and published together, so that a burst of answers costs one Redis round trip. Repeats
  * (same user, products and purchases) have the same job id and are not queued again; those already
  * published by this process are not even sent to Redis. An event that cannot be published (Redis down)
  * is not remembered: the next identical answer publishes it again.
@@ -37,31 +34,34 @@ interface PendingEvent {
 @Injectable()
 export class RecommendationEventsPublisher implements OnApplicationShutdown {
   private readonly logger = new Logger(RecommendationEventsPublisher.name);
-  private readonly queue: Queue<RecommendationEvent>;
+  private readonly queue: Queue<ExplanationJob>;
   private readonly published = new Set<string>();
   private readonly pending = new Map<string, PendingEvent>();
   private readonly flushing = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly model: string;
 
-  constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
-    private readonly repository: RecommendationsRepository,
-  ) {
-    this.model = config.embedding.model;
-    this.queue = createQueue<RecommendationEvent>(QueueNames.Explanations, config);
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.queue = createQueue<ExplanationJob>(QueueNames.Explanations, config);
   }
 
-  /** Schedules the event of an answer; returns at once. */
-  publishSoon(userId: number, purchasesHash: string, products: RecommendedProduct[]): void {
+  /** Schedules the event of an answer ranked by `model`; returns at once. */
+  publishSoon(userId: number, model: string, purchasesHash: string, products: RecommendedProduct[]): void {
     const id = recommendationEventId(
-      this.model,
+      model,
       String(userId),
       products.map((p) => p.product_id),
       purchasesHash,
     );
     if (this.published.has(id) || this.pending.has(id)) return;
-    this.pending.set(id, { id, userId, products });
+    this.pending.set(id, {
+      id,
+      event: {
+        model,
+        user_id: String(userId),
+        product_ids: products.map((p) => p.product_id),
+        created_at: new Date().toISOString(),
+      },
+    });
     if (this.pending.size >= MAX_BATCH) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), BATCH_MS);
   }
@@ -92,22 +92,11 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
   }
 
   private async publish(batch: PendingEvent[]): Promise<void> {
-    const contexts = await this.repository.purchaseContexts(
-      [...new Set(batch.map((event) => event.userId))],
-      MAX_EVENT_PURCHASES,
-    );
-    const createdAt = new Date().toISOString();
     await this.queue.addBulk(
-      batch.map((event) => ({
+      batch.map(({ id, event }) => ({
         name: RECOMMENDATION_EVENT_NAME,
-        data: {
-          model: this.model,
-          user_id: String(event.userId),
-          products: event.products.map(({ product_id, description }) => ({ product_id, description })),
-          purchases: contexts.get(event.userId) ?? [],
-          created_at: createdAt,
-        },
-        opts: { ...recommendationEventOptions(), jobId: event.id },
+        data: event,
+        opts: { ...recommendationEventOptions(), jobId: id },
       })),
     );
     for (const event of batch) this.remember(event.id);

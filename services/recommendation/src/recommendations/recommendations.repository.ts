@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { MAX_TOP_N, type Database, type EventProduct } from '@retail/common';
+import { MAX_TOP_N, type Database } from '@retail/common';
 import { DATABASE } from '@retail/common/nest';
 
 export interface StoredList {
@@ -180,28 +180,5 @@ export class RecommendationsRepository {
       [model],
     );
     return rows[0]?.updated_at;
-  }
-
-  /**
-   * For each customer, the merchandise they bought, most often bought first (at most `limit`): the context
-   * of the explanations. One statement for a whole batch of events.
-   */
-  async purchaseContexts(customerIds: number[], limit: number): Promise<Map<number, EventProduct[]>> {
-    const { rows } = await this.db.query<EventProduct & { customer_id: number }>({
-      name: 'recommendations.purchase-contexts',
-      text: `SELECT customer_id, product_id, description
-               FROM (SELECT ui.customer_id, ui.product_id, p.description,
-                            row_number() OVER (PARTITION BY ui.customer_id
-                                               ORDER BY ui.times_bought DESC, ui.last_purchased_at DESC, ui.product_id) AS rank
-                       FROM user_items ui JOIN products p ON p.product_id = ui.product_id AND p.is_merchandise
-                      WHERE ui.customer_id = ANY($1::int[])) ranked
-              WHERE rank <= $2
-              ORDER BY customer_id, rank`,
-      values: [customerIds, limit],
-    });
-    const contexts = new Map<number, EventProduct[]>(customerIds.map((id) => [id, []]));
-    for (const row of rows)
-      contexts.get(row.customer_id)?.push({ product_id: row.product_id, description: row.description });
-    return contexts;
   }
 }

@@ -22,6 +22,7 @@ export function templateSentence({ purchases }: ExplanationContext): string {
 
 export class TemplateExplainer implements ExplanationWriter {
   readonly name = 'template';
+  readonly callsModel = false;
 
   write(context: ExplanationContext): Promise<WrittenExplanation> {
     return Promise.resolve({ text: templateSentence(context), source: 'template' });

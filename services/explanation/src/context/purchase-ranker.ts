@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { LocalEmbeddingProvider, PROMPT_PURCHASES, dot, type EventProduct } from '@retail/common';
+import { LocalEmbeddingProvider, dot, type DescribedProduct } from '@retail/common';
+import { PROMPT_PURCHASES } from '../writers/prompt.js';
 
 /**
  * Picks the user's purchases most relevant to a recommended product, for the prompt and the template:
@@ -11,7 +12,11 @@ export class PurchaseRanker {
   private readonly local = new LocalEmbeddingProvider();
 
   /** For each product, the `k` closest purchases, closest first (ties: the purchase bought most often). */
-  closest(products: EventProduct[], purchases: EventProduct[], k = PROMPT_PURCHASES): Map<string, string[]> {
+  closest(
+    products: DescribedProduct[],
+    purchases: DescribedProduct[],
+    k = PROMPT_PURCHASES,
+  ): Map<string, string[]> {
     const distinct = [...new Map(purchases.map((p) => [p.description, p])).values()];
     const vectors = distinct.map((p) => this.local.embedOne(p.description));
     const result = new Map<string, string[]>();

@@ -1,4 +1,4 @@
-import type { LlmConfig } from '../config/config.js';
+import type { LlmConfig } from '@retail/common';
 import type { ExplanationWriter } from './explanation-writer.js';
 import { OpenAiExplainer, type OpenAiExplainerOptions } from './openai-explainer.js';
 import { TemplateExplainer } from './template-explainer.js';

@@ -1,0 +1,53 @@
+import type { AppConfig } from '../config/config.js';
+
+/**
+ * The models the recommendation service can serve (RECOMMENDER_MODEL):
+ * - `description`: the seed's method, cosine between product description vectors and the normalised mean
+ *   of what the customer bought (model name: the embedding model's);
+ * - `copurchase`: learned from what customers bought together (EASE item-item weights, factorised), plus
+ *   what sells now;
+ * - `hybrid`: both, with weights chosen by `npm run eval`.
+ * Every stored vector records its model; a ranking scans one model's vectors.
+ */
+export type RecommenderKind = 'description' | 'copurchase' | 'hybrid';
+export const RECOMMENDER_KINDS: readonly RecommenderKind[] = ['description', 'copurchase', 'hybrid'];
+
+/** The co-purchase model's name (its vectors in product_factors). Bump the suffix when the method changes. */
+export const COPURCHASE_MODEL = 'copurchase-ease-v1';
+
+/** The hybrid model's name: it is defined over one description model. */
+export function hybridModel(descriptionModel: string): string {
+  return `hybrid-v1+${descriptionModel}`;
+}
+
+export interface ServedModel {
+  kind: RecommenderKind;
+  /** The model whose vectors rank the products. */
+  name: string;
+  /** The description model (the fallback of the others, and a part of the hybrid). */
+  descriptionModel: string;
+}
+
+export function servedModel(config: Pick<AppConfig, 'embedding' | 'recommender'>): ServedModel {
+  const descriptionModel = config.embedding.model;
+  const kind = config.recommender.model;
+  const name =
+    kind === 'description'
+      ? descriptionModel
+      : kind === 'copurchase'
+        ? COPURCHASE_MODEL
+        : hybridModel(descriptionModel);
+  return { kind, name, descriptionModel };
+}
+
+/** What a model's picks are based on, in words for shoppers and operators. */
+export function describeBasis(kind: RecommenderKind): string {
+  switch (kind) {
+    case 'description':
+      return 'products whose descriptions resemble what the customer bought';
+    case 'copurchase':
+      return 'what other customers bought together with what this customer bought, and what sells well now';
+    case 'hybrid':
+      return 'what other customers bought together with what this customer bought, what sells well now, and products whose descriptions resemble their purchases';
+  }
+}

@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import type {
+  ListUsersRequest,
+  ListUsersResponse,
+  PurchasesResponse,
+  RecommendationsResponse,
+} from '@retail/common';
+import {
+  ExplanationLookupService,
+  type ExplanationView,
+} from '../explanations/explanation-lookup.service.js';
+import { RecommendationClient } from '../recommendation-client/recommendation.client.js';
+
+export interface RecommendationView {
+  product_id: string;
+  description: string;
+  score: number;
+  explanation: string | null;
+  explanation_status: ExplanationView['explanation_status'];
+  explanation_source: ExplanationView['explanation_source'];
+}
+
+export interface RecommendationsView extends Omit<RecommendationsResponse, 'recommendations'> {
+  recommendations: RecommendationView[];
+}
+
+export interface ExplanationsView {
+  user_id: string;
+  explanations: ExplanationView[];
+}
+
+/** Who waits for the explanations of a recommendations answer: a person now, or nobody yet. */
+export type ExplanationUrgency = 'now' | 'background';
+
+/**
+ * Composes the storefront's answers: the recommendation service's lists and users, with the sentences
+ * the explanation service wrote.
+ */
+@Injectable()
+export class UserRecommendationsService {
+  constructor(
+    private readonly recommendation: RecommendationClient,
+    private readonly explanations: ExplanationLookupService,
+  ) {}
+
+  listUsers(query: ListUsersRequest): Promise<ListUsersResponse> {
+    return this.recommendation.listUsers(query);
+  }
+
+  purchases(userId: number): Promise<PurchasesResponse> {
+    return this.recommendation.purchases(userId);
+  }
+
+  /**
+   * The user's recommendations with their explanations where written. With `now`, a person is waiting:
+   * the missing sentences are written before any background work.
+   */
+  async recommendations(
+    userId: number,
+    topN: number,
+    urgency: ExplanationUrgency,
+  ): Promise<RecommendationsView> {
+    const answer = await this.recommendation.recommendations(userId, topN);
+    const explanations = await this.explanations.lookup(
+      answer.user_id,
+      answer.recommendations.map((r) => r.product_id),
+      urgency === 'now',
+    );
+    return {
+      ...answer,
+      recommendations: answer.recommendations.map((r, i) => {
+        const { explanation, explanation_status, explanation_source } = explanations[i]!;
+        return { ...r, explanation, explanation_status, explanation_source };
+      }),
+    };
+  }
+
+  /** What the page polls: asking for sentences means someone is waiting for them. */
+  async explanationsFor(userId: number, productIds: string[]): Promise<ExplanationsView> {
+    const id = String(userId);
+    return { user_id: id, explanations: await this.explanations.lookup(id, productIds, true) };
+  }
+}

@@ -1,0 +1,82 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { Queue, Worker } from 'bullmq';
+import {
+  QueueNames,
+  closeWorker,
+  createQueue,
+  servedModel,
+  type AppConfig,
+  type Database,
+  type ServiceMetrics,
+  type TrainingJobData,
+  type TrainingJobResult,
+} from '@retail/common';
+import { APP_CONFIG, DATABASE, METRICS } from '@retail/common/nest';
+import { modelsAreStale } from './model-trainer.js';
+import { createTrainingWorker, queueTraining } from './training-queue.js';
+
+/**
+ * Keeps the models learned from purchases trained, when one of them is served: the refresher asks
+ * `queueIfStale` on each pass, which queues a `model-training` job when the purchases (or the description
+ * vectors the hybrid is built over) changed since the last training; the job id derives from that state, so
+ * it is queued once. This process also runs the queue's worker (one job at a time, in a worker thread).
+ */
+@Injectable()
+export class ModelTrainingService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(ModelTrainingService.name);
+  private queue: Queue<TrainingJobData, TrainingJobResult> | undefined;
+  private worker: Worker<TrainingJobData, TrainingJobResult> | undefined;
+  private readonly descriptionModel: string;
+  readonly enabled: boolean;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
+  ) {
+    const served = servedModel(config);
+    this.descriptionModel = served.descriptionModel;
+    this.enabled = served.kind !== 'description';
+  }
+
+  onModuleInit(): void {
+    if (!this.enabled) return;
+    this.queue = createQueue<TrainingJobData>(QueueNames.ModelTraining, this.config) as Queue<
+      TrainingJobData,
+      TrainingJobResult
+    >;
+    const queue = QueueNames.ModelTraining;
+    this.worker = createTrainingWorker(this.config);
+    this.worker.on('completed', (job, result) => {
+      this.metrics.jobOutcomes.inc({ queue, outcome: 'completed' });
+      if (result.trained) {
+        this.logger.log(
+          `trained ${result.models.join(' and ')} on ${result.customers} customers x ${result.products} products ` +
+            `in ${(result.training_ms / 1000).toFixed(1)} s (stored in ${(result.storing_ms / 1000).toFixed(1)} s)`,
+        );
+      } else this.logger.debug(`job ${job.id}: the models were already trained from this state`);
+    });
+    this.worker.on('failed', (job, error) => {
+      const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1);
+      this.metrics.jobOutcomes.inc({ queue, outcome: final ? 'failed' : 'retried' });
+      this.logger.warn(
+        `training job ${job?.id ?? '?'} failed${final ? ' for good' : ', will retry'}: ${error.message}`,
+      );
+    });
+    this.worker.on('error', (error) => this.logger.error(`training worker error: ${error.message}`));
+  }
+
+  /** Queues a training job when the stored models are missing or out of date (true if one was queued). */
+  async queueIfStale(): Promise<boolean> {
+    if (!this.queue) return false;
+    const state = await modelsAreStale(this.db, this.descriptionModel);
+    if (!state) return false;
+    await queueTraining(this.queue, state, this.descriptionModel, 'refresher');
+    return true;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await closeWorker(this.worker);
+    await this.queue?.close();
+  }
+}
