@@ -861,7 +861,7 @@ async function scaleOut(
     check(
       chatCalls === pairs,
       `${chatCalls} chat calls for ${pairs} distinct sentences; ${prompts.size} distinct prompts, ` +
-        `${repeated.length} asked more than once, e.g. ${repeated
+        `${repeated.length} sent more than once (two users can share a prompt), e.g. ${repeated
           .slice(0, 3)
           .map(
             ([key, times]) =>
