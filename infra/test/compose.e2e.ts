@@ -291,8 +291,8 @@ async function checkOutageLog(since: string, outage: boolean): Promise<string[]>
   const stacks = lines.filter((line) => /^\s+at /.test(line) || line.includes('\\n    at '));
   const errors = lines.filter((line) => line.includes('"level":"error"'));
   check(
-    about.filter((line) => line.includes('is unavailable (')).length === (outage ? 1 : 0) &&
-      about.filter((line) => line.includes('is back at')).length === (outage ? 1 : 0) &&
+    about.filter((line) => line.includes(' is unavailable: ')).length === (outage ? 1 : 0) &&
+      about.filter((line) => line.includes(' is back after ')).length === (outage ? 1 : 0) &&
       stacks.length === 0 &&
       errors.length === 0,
     `the gateway's log of the outage should be one warning and one line back, no error, no stack:\n${lines.join('\n')}`,

@@ -119,9 +119,7 @@ describe('the recommendation service going away and coming back', () => {
     await start(port);
     await withGateway({ RECOMMENDATION_PORT: String(port) }, async (url, log) => {
       expect((await fetch(`${url}/api/users/17850/recommendations`)).status).toBe(200);
-      expect(log.about(/recommendation service/)).toEqual([
-        { level: 'log', text: expect.stringContaining('the recommendation service answers at') },
-      ]);
+      expect(log.about(/recommendation service/)).toEqual([]);
 
       recommendation!.kill('SIGKILL');
       await recommendation!.exited;
@@ -134,18 +132,16 @@ describe('the recommendation service going away and coming back', () => {
       expect((await fetch(`${url}/api/users/17850/recommendations`)).status).toBe(200);
       expect((await fetch(`${url}/api/health/ready`)).status).toBe(200);
 
-      const lines = log.about(/recommendation service/);
-      expect(lines).toHaveLength(3);
-      expect(lines[1]).toEqual({
-        level: 'warn',
-        text: expect.stringMatching(/the recommendation service at 127\.0\.0\.1:\d+ is unavailable \(.+\)/),
-      });
-      expect(lines[2]).toEqual({
-        level: 'log',
-        text: expect.stringMatching(
-          /the recommendation service is back at .+ after [\d.]+ s \(9 calls answered 503/,
-        ),
-      });
+      expect(log.about(/recommendation service/)).toEqual([
+        {
+          level: 'warn',
+          text: expect.stringMatching(/^the recommendation service at 127\.0\.0\.1:\d+ is unavailable: .+/),
+        },
+        {
+          level: 'log',
+          text: expect.stringMatching(/^the recommendation service at .+ is back after [\d.]+ s/),
+        },
+      ]);
       expect(log.lines.filter((line) => line.level === 'error' || STACK_FRAME.test(line.text))).toEqual([]);
     });
   });
@@ -156,7 +152,10 @@ describe('the recommendation service going away and coming back', () => {
         expect((await fetch(`${url}/api/users/17850/recommendations`)).status).toBe(503);
       }
       expect(log.about(/recommendation service/)).toEqual([
-        { level: 'warn', text: expect.stringContaining('(getaddrinfo ENOTFOUND recommendation.invalid)') },
+        {
+          level: 'warn',
+          text: expect.stringContaining('is unavailable: getaddrinfo ENOTFOUND recommendation.invalid'),
+        },
       ]);
       expect(log.lines.filter((line) => line.level === 'error' || STACK_FRAME.test(line.text))).toEqual([]);
     });

@@ -6,6 +6,7 @@
 export const RecommendationPatterns = {
   ListUsers: 'users.list',
   UserPurchases: 'users.purchases',
+  UserExists: 'users.exists',
   Recommendations: 'users.recommendations',
   Health: 'health',
 } as const;
@@ -33,6 +34,10 @@ export interface ListUsersResponse {
 
 export interface UserRequest {
   userId: number;
+}
+
+export interface UserExistsResponse {
+  exists: boolean;
 }
 
 export interface Purchase {

@@ -5,6 +5,7 @@ const error = (status: number, example: string): ApiResponseOptions => ({
   description: example,
   schema: {
     type: 'object',
+    required: ['statusCode', 'error', 'message'],
     properties: {
       statusCode: { type: 'integer', example: status },
       error: { type: 'string' },
@@ -32,12 +33,14 @@ const explanationFields = {
 export const schemas = {
   usersPage: {
     type: 'object',
+    required: ['total', 'users'],
     properties: {
       total: { type: 'integer', example: 4339 },
       users: {
         type: 'array',
         items: {
           type: 'object',
+          required: ['user_id', 'products_bought', 'country'],
           properties: {
             user_id: { type: 'string', example: '17850' },
             products_bought: { type: 'integer', example: 21 },
@@ -49,12 +52,14 @@ export const schemas = {
   },
   purchases: {
     type: 'object',
+    required: ['user_id', 'purchases'],
     properties: {
       user_id: { type: 'string' },
       purchases: {
         type: 'array',
         items: {
           type: 'object',
+          required: ['product_id', 'description', 'times_bought', 'last_purchased_at'],
           properties: {
             product_id: { type: 'string', example: '85123A' },
             description: { type: 'string', example: 'WHITE HANGING HEART T-LIGHT HOLDER' },
@@ -67,6 +72,7 @@ export const schemas = {
   },
   recommendations: {
     type: 'object',
+    required: ['user_id', 'model', 'basis', 'recommendations'],
     properties: {
       user_id: { type: 'string' },
       model: {
@@ -90,6 +96,14 @@ export const schemas = {
         type: 'array',
         items: {
           type: 'object',
+          required: [
+            'product_id',
+            'description',
+            'score',
+            'explanation',
+            'explanation_status',
+            'explanation_source',
+          ],
           properties: {
             product_id: { type: 'string' },
             description: { type: 'string' },
@@ -106,11 +120,16 @@ export const schemas = {
   },
   explanations: {
     type: 'object',
+    required: ['user_id', 'explanations'],
     properties: {
       user_id: { type: 'string' },
       explanations: {
         type: 'array',
-        items: { type: 'object', properties: { product_id: { type: 'string' }, ...explanationFields } },
+        items: {
+          type: 'object',
+          required: ['product_id', 'explanation', 'explanation_status', 'explanation_source'],
+          properties: { product_id: { type: 'string' }, ...explanationFields },
+        },
       },
     },
   },

@@ -10,6 +10,7 @@ import {
 import { ClientProxy, ClientTCP } from '@nestjs/microservices';
 import { TimeoutError, lastValueFrom, timeout } from 'rxjs';
 import {
+  OutageLog,
   RecommendationPatterns,
   isRpcErrorPayload,
   type AppConfig,
@@ -17,6 +18,7 @@ import {
   type ListUsersResponse,
   type PurchasesResponse,
   type RecommendationsResponse,
+  type UserExistsResponse,
   type ServiceMetrics,
 } from '@retail/common';
 import { APP_CONFIG, METRICS } from '@retail/common/nest';
@@ -28,17 +30,15 @@ export const RECOMMENDATION_SERVICE = 'RECOMMENDATION_SERVICE';
  * has a deadline; a service that is down or too slow becomes a 503 at once, and the next call connects
  * again by itself once the service is back.
  *
- * The log says when the service stops answering and when it is back, one line each (with the reason and,
- * on return, how long and how many calls failed), never one line per failed call: the 503s themselves are
- * counted in retail_rpc_duration_seconds{outcome="unavailable"}.
+ * The log says when the service stops answering and when it is back, one line each (OutageLog: the reason,
+ * then how long it was away), never one line per failed call: the 503s themselves are counted in
+ * retail_rpc_duration_seconds{outcome="unavailable"}.
  */
 @Injectable()
 export class RecommendationClient implements OnApplicationShutdown {
   private readonly timeoutMs: number;
-  private readonly address: string;
   private readonly logger = new Logger('RecommendationClient');
-  /** Unknown until the first call; then whether the last call reached the service. */
-  private state: { reachable: true } | { reachable: false; since: number; failedCalls: number } | undefined;
+  private readonly outage: OutageLog;
 
   constructor(
     @Inject(RECOMMENDATION_SERVICE) private readonly client: ClientProxy,
@@ -46,7 +46,10 @@ export class RecommendationClient implements OnApplicationShutdown {
     @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {
     this.timeoutMs = config.recommendation.timeoutMs;
-    this.address = `${config.recommendation.host}:${config.recommendation.port}`;
+    this.outage = new OutageLog(
+      `the recommendation service at ${config.recommendation.host}:${config.recommendation.port}`,
+      this.logger,
+    );
     // The TCP client logs every socket error except "connection refused" at error level with its stack
     // (in containers, `getaddrinfo ENOTFOUND recommendation` while the service's container is away), once
     // per attempt. The same error fails the call that made the attempt, and call() reports it once.
@@ -58,6 +61,10 @@ export class RecommendationClient implements OnApplicationShutdown {
 
   listUsers(request: ListUsersRequest): Promise<ListUsersResponse> {
     return this.call(RecommendationPatterns.ListUsers, request);
+  }
+
+  exists(userId: number): Promise<UserExistsResponse> {
+    return this.call(RecommendationPatterns.UserExists, { userId });
   }
 
   purchases(userId: number): Promise<PurchasesResponse> {
@@ -81,44 +88,17 @@ export class RecommendationClient implements OnApplicationShutdown {
     try {
       const answer = await lastValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.timeoutMs)));
       stop({ outcome: 'success' });
-      this.reached();
+      this.outage.ok();
       return answer;
     } catch (error) {
       const translated = this.translate(error);
       stop({ outcome: translated instanceof ServiceUnavailableException ? 'unavailable' : 'error' });
       const unreachable = this.unreachable(error);
-      if (unreachable === undefined) this.reached();
-      else this.notReached(unreachable);
+      if (unreachable === undefined)
+        this.outage.ok(); // it answered, with its own error
+      else this.outage.failed(unreachable);
       throw translated;
     }
-  }
-
-  /** The service answered (a result or its own error). */
-  private reached(): void {
-    const before = this.state;
-    if (before?.reachable) return;
-    this.state = { reachable: true };
-    if (!before) {
-      this.logger.log(`the recommendation service answers at ${this.address}`);
-      return;
-    }
-    const seconds = ((Date.now() - before.since) / 1000).toFixed(1);
-    this.logger.log(
-      `the recommendation service is back at ${this.address} after ${seconds} s ` +
-        `(${before.failedCalls} ${before.failedCalls === 1 ? 'call' : 'calls'} answered 503 meanwhile)`,
-    );
-  }
-
-  private notReached(reason: string): void {
-    if (this.state && !this.state.reachable) {
-      this.state.failedCalls += 1;
-      return;
-    }
-    this.state = { reachable: false, since: Date.now(), failedCalls: 1 };
-    this.logger.warn(
-      `the recommendation service at ${this.address} is unavailable (${reason}): ` +
-        'calls answer 503 until it is back',
-    );
   }
 
   /** Why a call did not reach the service, or undefined when the service answered it. */

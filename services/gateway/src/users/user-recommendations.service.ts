@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, NotFoundException } from '@nestjs/common';
 import type {
   ListUsersRequest,
   ListUsersResponse,
@@ -36,8 +36,13 @@ export type ExplanationUrgency = 'now' | 'background';
  * Composes the storefront's answers: the recommendation service's lists and users, with the sentences
  * the explanation service wrote.
  */
+/** Customers known to exist, so that polling the explanations costs no call to the recommendation service. */
+const KNOWN_CUSTOMERS = 50_000;
+
 @Injectable()
 export class UserRecommendationsService {
+  private readonly known = new Set<number>();
+
   constructor(
     private readonly recommendation: RecommendationClient,
     private readonly explanations: ExplanationLookupService,
@@ -77,7 +82,17 @@ export class UserRecommendationsService {
 
   /** What the page polls: asking for sentences means someone is waiting for them. */
   async explanationsFor(userId: number, productIds: string[]): Promise<ExplanationsView> {
+    await this.mustExist(userId);
     const id = String(userId);
     return { user_id: id, explanations: await this.explanations.lookup(id, productIds, true) };
+  }
+
+  private async mustExist(userId: number): Promise<void> {
+    if (this.known.has(userId)) return;
+    if (!(await this.recommendation.exists(userId)).exists) {
+      throw new NotFoundException(`user ${userId} has no purchase history`);
+    }
+    if (this.known.size >= KNOWN_CUSTOMERS) this.known.clear();
+    this.known.add(userId);
   }
 }

@@ -10,8 +10,8 @@ import {
   type RecommendationsView,
 } from './user-recommendations.service.js';
 import {
+  customerId,
   explanationsUrgencyQuery,
-  isCustomerNumber,
   listUsersQuery,
   productIdsQuery,
   topNQuery,
@@ -49,7 +49,7 @@ export class UsersController {
   @ApiResponse(errorResponses.badRequest)
   @ApiResponse(errorResponses.notFound)
   @ApiResponse(errorResponses.unavailable)
-  purchases(@Param('user_id', { schema: userIdParam }) userId: number): Promise<PurchasesResponse> {
+  purchases(@Param('user_id', { schema: userIdParam }) userId: string): Promise<PurchasesResponse> {
     return this.users.purchases(customer(userId));
   }
 
@@ -79,7 +79,7 @@ export class UsersController {
   @ApiResponse(errorResponses.notFound)
   @ApiResponse(errorResponses.unavailable)
   async recommendations(
-    @Param('user_id', { schema: userIdParam }) userId: number,
+    @Param('user_id', { schema: userIdParam }) userId: string,
     @Query('top_n', { schema: topNQuery }) topN: number,
     @Query('explanations', { schema: explanationsUrgencyQuery }) urgency: ExplanationUrgency,
   ): Promise<RecommendationsView> {
@@ -98,15 +98,18 @@ export class UsersController {
   @ApiQuery({ name: 'product_ids', description: 'comma-separated product ids', example: '22632,84029E' })
   @ApiOkResponse({ schema: schemas.explanations })
   @ApiResponse(errorResponses.badRequest)
+  @ApiResponse(errorResponses.notFound)
+  @ApiResponse(errorResponses.unavailable)
   explanationsFor(
-    @Param('user_id', { schema: userIdParam }) userId: number,
+    @Param('user_id', { schema: userIdParam }) userId: string,
     @Query('product_ids', { schema: productIdsQuery }) productIds: string[],
   ): Promise<ExplanationsView> {
     return this.users.explanationsFor(customer(userId), productIds);
   }
 }
 
-function customer(userId: number): number {
-  if (!isCustomerNumber(userId)) throw new NotFoundException(`user ${userId} has no purchase history`);
-  return userId;
+function customer(digits: string): number {
+  const id = customerId(digits);
+  if (id === undefined) throw new NotFoundException(`user ${digits} has no purchase history`);
+  return id;
 }

@@ -1,17 +1,21 @@
 import { z } from 'zod';
 import { DEFAULT_TOP_N, MAX_TOP_N } from '@retail/common';
 
-/** Largest customer id Postgres can hold: longer digit strings cannot be a customer. */
+/** Largest customer id Postgres can hold: larger numbers cannot be a customer. */
 const MAX_CUSTOMER_ID = 2_147_483_647;
 
+/** A customer number as written in the URL (digits); whether such a customer can exist is customerId's call. */
 export const userIdParam = z
   .string()
-  .max(40, 'user_id is too long')
+  .max(40, 'user_id is too long (a customer number has at most 40 digits here)')
   .regex(/^\d+$/, 'user_id must be a customer number (digits only)')
-  .transform((value) => Number(value))
   .meta({ description: 'Customer number, e.g. 17850', example: '17850' });
 
-export const isCustomerNumber = (id: number) => Number.isSafeInteger(id) && id > 0 && id <= MAX_CUSTOMER_ID;
+/** The customer number as a number, or undefined when no customer can have it (0, or beyond Postgres' integer). */
+export function customerId(digits: string): number | undefined {
+  const id = Number(digits);
+  return Number.isInteger(id) && id > 0 && id <= MAX_CUSTOMER_ID ? id : undefined;
+}
 
 export const topNQuery = z
   .string()
