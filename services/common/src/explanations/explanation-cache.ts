@@ -1,3 +1,5 @@
+import type { ExplanationSource } from '@retail/contracts';
+
 /**
  * The explanation cache: the contract between the explanation service, which writes one sentence per
  * (user, product), and the gateway, which reads them. Sentences live under the namespace of the writer
@@ -9,8 +11,7 @@
 /** Bumped whenever the prompt or the context changes: sentences written for an older prompt are not shown. */
 export const PROMPT_VERSION = 'p3';
 
-export type ExplanationSource = 'llm' | 'template';
-export type ExplanationStatus = 'pending' | 'ready' | 'failed';
+export type { ExplanationSource, ExplanationStatus } from '@retail/contracts';
 
 /** What the explanation cache holds for one (writer, user, product). */
 export interface CachedExplanation {

@@ -8,20 +8,16 @@ import {
   type AppConfig,
   type CachedExplanation,
   type ExplanationJob,
-  type ExplanationSource,
-  type ExplanationStatus,
   type RedisClient,
   type ServiceMetrics,
 } from '@retail/common';
 import { APP_CONFIG, METRICS, REDIS } from '@retail/common/nest';
 import { QueuesService } from '../queues/queues.service.js';
 
-export interface ExplanationView {
-  product_id: string;
-  explanation_status: ExplanationStatus;
-  explanation: string | null;
-  explanation_source: ExplanationSource | null;
-}
+import type { Explanation } from '@retail/contracts';
+
+/** One product's explanation as every answer carries it. */
+export type ExplanationView = Explanation;
 
 /** How long the writer's namespace is trusted before it is read again. */
 const NAMESPACE_TTL_MS = 2_000;

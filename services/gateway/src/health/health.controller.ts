@@ -2,11 +2,19 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { withDeadline, type Database, type RedisClient } from '@retail/common';
+import {
+  liveness,
+  readiness,
+  unreadiness,
+  type DependencyCheck,
+  type Readiness,
+  type Unreadiness,
+} from '@retail/contracts';
 import { DATABASE, REDIS } from '@retail/common/nest';
 import { RecommendationClient } from '../recommendation-client/recommendation.client.js';
 import { QueuesService } from '../queues/queues.service.js';
 
-type Check = { ok: true } | { ok: false; error: string };
+type Check = DependencyCheck;
 
 /** How long readiness waits for each dependency: an answer within seconds, whatever is down. */
 const CHECK_DEADLINE_MS = 1_000;
@@ -32,16 +40,20 @@ export class HealthController {
 
   @Get()
   @ApiOperation({ summary: 'Liveness: the gateway process answers' })
-  @ApiOkResponse({ schema: { type: 'object', properties: { status: { type: 'string', example: 'ok' } } } })
+  @ApiOkResponse({ standardSchema: liveness })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
   @ApiOperation({ summary: 'Readiness: Postgres, Redis, the recommendation service and the queues answer' })
-  @ApiOkResponse({ description: 'every dependency answers' })
-  @ApiResponse({ status: 503, description: 'a dependency is down (the body says which)' })
-  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<Record<string, unknown>> {
+  @ApiOkResponse({ description: 'every dependency answers', standardSchema: readiness })
+  @ApiResponse({
+    status: 503,
+    description: 'a dependency is down (the body says which)',
+    standardSchema: unreadiness,
+  })
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<Readiness | Unreadiness> {
     const [postgres, redis, recommendation, queues] = await Promise.all([
       check('Postgres', () => this.db.query('SELECT 1')),
       check('Redis', () => this.redis.ping()),
