@@ -223,7 +223,7 @@ const envSchema = z.object({
 type Env = Record<string, string | undefined>;
 
 /**
- * Reads and validates the configuration from the environment (DESIGN.md, "Providers and configuration").
+ * Reads and validates the configuration from the environment (the README's "Configuration"; every variable in .env.example).
  * Throws a ConfigError naming every wrong variable.
  */
 export function loadConfig(env: Env = process.env): AppConfig {

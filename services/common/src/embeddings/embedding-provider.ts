@@ -1,4 +1,4 @@
-/** A model that turns texts into vectors (DESIGN.md, "Providers and configuration"). */
+/** A model that turns texts into vectors (README, "Embeddings"). */
 export interface EmbeddingProvider {
   /** The name stored with every vector: vectors of different models never mix. */
   readonly model: string;

@@ -9,7 +9,7 @@ import {
   parseQuantity,
 } from './normalise.js';
 
-/** The cleaning rules of DESIGN.md, in the order they are checked; a row is counted under the first it fails. */
+/** The cleaning rules (README, "Data rules and the quirks found in the data"), in the order they are checked; a row is counted under the first it fails. */
 export const DROP_RULES = [
   'missing_customer_id',
   'missing_stock_code',

@@ -11,7 +11,7 @@ export interface SeedVector {
   embedding: Float32Array;
 }
 
-/** SQL of the seed interchange files (DESIGN.md, "Data rules"). */
+/** SQL of the seed interchange files (README, "Ingestion": the seed's interchange format). */
 export class SeedRepository {
   constructor(private readonly db: Database) {}
 
