@@ -1,0 +1,295 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import pg from 'pg';
+import { servedModel, type AppConfig } from '@retail/common';
+import { APP_CONFIG } from '@retail/common/nest';
+import { RankingEngine } from './ranking-engine.js';
+import { RankingInputsRepository, type InputsRead } from './ranking-inputs.repository.js';
+
+/**
+ * The channel the triggers of migration 1732500000003 notify: `customers` (customers or user_items
+ * changed), `products` (the catalog), `model:<name>` (a model's version moved: its vectors, or the catalog).
+ */
+export const INPUTS_CHANNEL = 'recommendation_inputs';
+/** Wait before listening again after the notifications connection was lost, or reading again after a failure. */
+const RETRY_MS = 1_000;
+
+export interface InputsChange {
+  customers: boolean;
+  catalog: boolean;
+  models: boolean;
+}
+
+interface Waiter {
+  generation: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Keeps the RankingEngine's inputs (catalog, purchases, the served model's and the description model's
+ * vectors) equal to Postgres. A dedicated connection LISTENs to INPUTS_CHANNEL; each notification bumps a
+ * generation, and the parts it names are read again in one consistent snapshot (vectors only when their
+ * model's version moved). `ready()` resolves once the memory reflects every notification received before
+ * the call, so an answer never comes from inputs older than a change Postgres had announced; when nothing
+ * changed (the common case) it returns at once, without touching Postgres.
+ * While the notifications connection is down, nothing in memory is trusted as is: each request compares the
+ * customer's purchases and the models' versions with Postgres first (one small query), and everything is
+ * read again once listening resumes.
+ */
+@Injectable()
+export class RankingStore implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(RankingStore.name);
+  readonly engine: RankingEngine;
+  private readonly descriptionModel: string;
+  private readonly factorModel: { name: string; kind: 'copurchase' | 'hybrid' } | undefined;
+  private listener: pg.Client | undefined;
+  private listening = false;
+  private requested = 1;
+  private applied = 0;
+  private dirty: InputsChange = { customers: true, catalog: true, models: true };
+  private loaded: { description: number | undefined; factor: number | undefined } = {
+    description: undefined,
+    factor: undefined,
+  };
+  private syncing: Promise<void> | undefined;
+  private waiters: Waiter[] = [];
+  private readonly subscribers: ((change: InputsChange) => void)[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private listenTimer: NodeJS.Timeout | undefined;
+  private readonly closed = new WeakSet<pg.Client>();
+  private stopped = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repository: RankingInputsRepository,
+  ) {
+    const served = servedModel(config);
+    this.engine = new RankingEngine(served, config.recommender.minPurchases);
+    this.descriptionModel = served.descriptionModel;
+    this.factorModel = served.kind === 'description' ? undefined : { name: served.name, kind: served.kind };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.listen();
+    this.kick();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.listenTimer);
+    const listener = this.listener;
+    this.listener = undefined;
+    this.listening = false;
+    if (listener) {
+      this.closed.add(listener);
+      await listener.end().catch(() => undefined);
+    }
+    await this.syncing;
+    this.rejectWaiters(new Error('the recommendation service is stopping'));
+  }
+
+  /** Called after every change applied to the engine (the refresher recomputes the lists then). */
+  subscribe(callback: (change: InputsChange) => void): void {
+    this.subscribers.push(callback);
+  }
+
+  /** Whether the first read finished and nothing notified since is still being read. */
+  isCurrent(): boolean {
+    return this.listening && this.applied >= this.requested;
+  }
+
+  /**
+   * Resolves when the memory reflects every change announced before this call (for `customerId`'s answer);
+   * undefined when it already does (no await needed).
+   */
+  ready(customerId: number): Promise<void> | undefined {
+    if (this.listening && this.applied >= this.requested) return undefined;
+    if (this.listening || this.applied === 0) return this.waitFor(this.requested);
+    return this.verify(customerId);
+  }
+
+  private waitFor(generation: number): Promise<void> {
+    this.kick();
+    return new Promise((resolve, reject) => this.waiters.push({ generation, resolve, reject }));
+  }
+
+  /** Without notifications: compares the customer's purchases and the versions with Postgres. */
+  private async verify(customerId: number): Promise<void> {
+    const models = [this.descriptionModel, ...(this.factorModel ? [this.factorModel.name] : [])];
+    const now = await this.repository.currentState(customerId, models);
+    const changed =
+      now.purchasesHash !== this.engine.purchasesHash(customerId) ||
+      (now.versions.get(this.descriptionModel) ?? 0) !== this.loaded.description ||
+      (this.factorModel !== undefined &&
+        (now.versions.get(this.factorModel.name) ?? 0) !== this.loaded.factor);
+    if (changed) {
+      this.changed({ customers: true, catalog: true, models: true });
+      await this.waitFor(this.requested);
+    }
+  }
+
+  private changed(change: Partial<InputsChange>): void {
+    this.dirty = {
+      customers: this.dirty.customers || (change.customers ?? false),
+      catalog: this.dirty.catalog || (change.catalog ?? false),
+      models: this.dirty.models || (change.models ?? false),
+    };
+    this.requested++;
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.syncing || this.stopped) return;
+    this.syncing = this.sync().finally(() => {
+      this.syncing = undefined;
+      if (this.applied < this.requested && !this.stopped && !this.retryTimer) this.kick();
+    });
+  }
+
+  private async sync(): Promise<void> {
+    while (this.applied < this.requested && !this.stopped) {
+      const generation = this.requested;
+      const change = this.dirty;
+      this.dirty = { customers: false, catalog: false, models: false };
+      const started = Date.now();
+      let read: InputsRead;
+      try {
+        read = await this.repository.read({
+          catalog: change.catalog,
+          customers: change.customers,
+          descriptionModel: this.descriptionModel,
+          ...(this.factorModel ? { factorModel: this.factorModel } : {}),
+          loaded: this.loaded,
+        });
+      } catch (error) {
+        this.dirty = {
+          customers: this.dirty.customers || change.customers,
+          catalog: this.dirty.catalog || change.catalog,
+          models: this.dirty.models || change.models,
+        };
+        const message = error instanceof Error ? error.message : String(error);
+        this.logger.warn(`reading the rankings' inputs failed, retrying in ${RETRY_MS} ms: ${message}`);
+        this.rejectWaiters(new Error(`the rankings' inputs could not be read: ${message}`));
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.kick();
+        }, RETRY_MS);
+        this.retryTimer.unref();
+        return;
+      }
+      const applied = this.apply(read);
+      this.applied = generation;
+      const ready = this.waiters.filter((w) => w.generation <= generation);
+      this.waiters = this.waiters.filter((w) => w.generation > generation);
+      for (const waiter of ready) waiter.resolve();
+      if (applied.length > 0) {
+        this.logger.log(`read ${applied.join(', ')} in ${Date.now() - started} ms`);
+      }
+      const models = read.description !== undefined || read.factor !== undefined;
+      for (const subscriber of this.subscribers) {
+        subscriber({ customers: change.customers, catalog: change.catalog, models });
+      }
+    }
+  }
+
+  private apply(read: InputsRead): string[] {
+    const applied: string[] = [];
+    if (read.catalog) {
+      this.engine.setCatalog(read.catalog);
+      applied.push(`${read.catalog.length} products`);
+    }
+    if (read.customers) {
+      this.engine.setCustomers(read.customers.rows, read.customers.items);
+      applied.push(`${read.customers.rows.length} customers`);
+    }
+    if (read.description !== undefined) {
+      this.engine.setDescriptionModel(read.description ?? undefined);
+      applied.push(
+        read.description
+          ? `${this.descriptionModel} v${read.versions.description} (${this.engine.layout('description')})`
+          : `${this.descriptionModel} (no vectors)`,
+      );
+    }
+    if (read.factor !== undefined) {
+      this.engine.setFactorModel(read.factor ?? undefined);
+      applied.push(
+        read.factor
+          ? `${this.factorModel!.name} v${read.versions.factor} (${this.engine.layout('served')})`
+          : `${this.factorModel!.name} (not trained)`,
+      );
+    }
+    this.loaded = { description: read.versions.description, factor: read.versions.factor };
+    return applied;
+  }
+
+  private rejectWaiters(error: Error): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  /** Opens the notifications connection and LISTENs; on any failure, tries again later. */
+  private async listen(): Promise<void> {
+    if (this.stopped) return;
+    const client = new pg.Client({
+      connectionString: this.config.databaseUrl,
+      application_name: 'recommendation-inputs',
+      keepAlive: true,
+      connectionTimeoutMillis: 5_000,
+    });
+    client.on('notification', (message) => this.onNotification(message.payload ?? ''));
+    client.on('error', () => this.lost(client));
+    client.on('end', () => this.lost(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${INPUTS_CHANNEL}`);
+    } catch (error) {
+      this.logger.warn(
+        `cannot listen for changes (${error instanceof Error ? error.message : String(error)}): ` +
+          'every answer checks Postgres until it can',
+      );
+      this.lost(client);
+      return;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.listener = client;
+    this.listening = true;
+    // Anything may have changed while nobody listened (the first time: nothing is loaded yet).
+    if (this.applied > 0) this.changed({ customers: true, catalog: true, models: true });
+  }
+
+  private lost(client: pg.Client): void {
+    if (this.closed.has(client)) return;
+    this.closed.add(client);
+    client.end().catch(() => undefined);
+    if (this.listener !== undefined && this.listener !== client) return;
+    const wasListening = this.listening;
+    this.listener = undefined;
+    this.listening = false;
+    if (this.stopped) return;
+    if (wasListening) {
+      this.logger.warn('lost the notifications connection: every answer checks Postgres until it is back');
+    }
+    this.listenTimer = setTimeout(() => void this.listen(), RETRY_MS);
+    this.listenTimer.unref();
+  }
+
+  private onNotification(payload: string): void {
+    if (payload === 'customers') this.changed({ customers: true });
+    else if (payload === 'products') this.changed({ catalog: true });
+    else if (payload.startsWith('model:')) {
+      const model = payload.slice('model:'.length);
+      if (model === this.descriptionModel || model === this.factorModel?.name) this.changed({ models: true });
+    }
+  }
+}
