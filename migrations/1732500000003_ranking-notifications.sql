@@ -1,19 +1,36 @@
 -- Up Migration
 
--- The recommendation service ranks in memory and keeps its copy of the inputs current by LISTENing to
--- `recommendation_inputs` (services/recommendation/src/ranking/ranking-store.ts). Notifications are sent at
--- commit, and identical ones of a transaction are sent once:
+-- What the recommendation service's in-memory copy of its inputs must match (one row per kind of input:
+-- 'customers' for customers and user_items, 'products' for the catalog, 'models' for any model version in
+-- embedding_models). Every change moves its row in the same transaction, to a value never used before (a
+-- sequence, which a TRUNCATE ... RESTART IDENTITY leaves alone), so reading these three rows tells the service
+-- whether anything it holds has changed since it read it.
+CREATE SEQUENCE recommendation_inputs_versions;
+CREATE TABLE recommendation_inputs (
+  name    text   PRIMARY KEY,
+  version bigint NOT NULL DEFAULT nextval('recommendation_inputs_versions')
+);
+INSERT INTO recommendation_inputs (name) VALUES ('customers'), ('products'), ('models');
+
+-- Besides, each change is announced on the channel `recommendation_inputs`, so that the service reads it at
+-- once (services/recommendation/src/ranking/ranking-store.ts). Notifications are sent at commit, and identical
+-- ones of a transaction are sent once:
 --   'customers'     customers or user_items changed (purchases),
 --   'products'      the catalog changed,
 --   'model:<name>'  a model's version moved (its vectors were written, or the catalog changed: see
 --                   bump_embedding_model_versions and bump_factor_model_versions).
 CREATE FUNCTION notify_recommendation_inputs() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  kind text := CASE TG_TABLE_NAME WHEN 'embedding_models' THEN 'models' WHEN 'products' THEN 'products'
+                                  ELSE 'customers' END;
 BEGIN
-  IF TG_TABLE_NAME = 'embedding_models' THEN
+  INSERT INTO recommendation_inputs AS i (name) VALUES (kind)
+  ON CONFLICT (name) DO UPDATE SET version = nextval('recommendation_inputs_versions');
+  IF kind = 'models' THEN
     PERFORM pg_notify('recommendation_inputs', 'model:' || NEW.model);
-    RETURN NULL;
+  ELSE
+    PERFORM pg_notify('recommendation_inputs', kind);
   END IF;
-  PERFORM pg_notify('recommendation_inputs', CASE TG_TABLE_NAME WHEN 'products' THEN 'products' ELSE 'customers' END);
   RETURN NULL;
 END $$;
 
@@ -26,9 +43,11 @@ CREATE TRIGGER user_items_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON
 CREATE TRIGGER products_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON products
   FOR EACH STATEMENT EXECUTE FUNCTION notify_recommendation_inputs();
 
--- A model's vectors emptied by TRUNCATE (the tests' reset) move no version: say so too.
+-- A model's vectors emptied by TRUNCATE (the tests' reset) move no version in embedding_models: say so too.
 CREATE FUNCTION notify_recommendation_vectors_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  INSERT INTO recommendation_inputs AS i (name) VALUES ('models')
+  ON CONFLICT (name) DO UPDATE SET version = nextval('recommendation_inputs_versions');
   PERFORM pg_notify('recommendation_inputs', 'model:' || model) FROM embedding_models;
   PERFORM pg_notify('recommendation_inputs', 'products');
   RETURN NULL;
@@ -55,3 +74,5 @@ DROP TRIGGER user_items_notify ON user_items;
 DROP TRIGGER customers_notify ON customers;
 DROP TRIGGER embedding_models_notify ON embedding_models;
 DROP FUNCTION notify_recommendation_inputs();
+DROP TABLE recommendation_inputs;
+DROP SEQUENCE recommendation_inputs_versions;

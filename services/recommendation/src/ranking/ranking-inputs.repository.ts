@@ -21,7 +21,12 @@ export interface InputsRequest {
   loaded: { description: number | undefined; factor: number | undefined };
 }
 
+/** The versions of recommendation_inputs: 'customers', 'products', 'models' (see migration 1732500000003). */
+export type InputVersions = Map<string, number>;
+
 export interface InputsRead {
+  /** recommendation_inputs in this snapshot. */
+  inputs: InputVersions;
   /** The models' versions in this snapshot (0: never had a vector). */
   versions: { description: number; factor: number | undefined };
   catalog?: CatalogRow[];
@@ -59,6 +64,7 @@ export class RankingInputsRepository {
       );
       const versionOf = (model: string) => versions.find((v) => v.model === model)?.version ?? 0;
       const result: InputsRead = {
+        inputs: await this.inputVersions(client),
         versions: {
           description: versionOf(request.descriptionModel),
           factor: request.factorModel ? versionOf(request.factorModel.name) : undefined,
@@ -124,27 +130,14 @@ export class RankingInputsRepository {
     }
   }
 
-  /** The customer's hashes and the models' versions now (to check the memory while notifications are off). */
-  async currentState(
-    customerId: number,
-    models: string[],
-  ): Promise<{ purchasesHash: string | undefined; versions: Map<string, number> }> {
-    const { rows } = await this.db.query<{
-      purchases_hash: string | null;
-      versions: Record<string, number> | null;
-    }>({
-      name: 'ranking-inputs.current-state',
-      text: `SELECT (SELECT purchases_hash FROM customers WHERE customer_id = $1) AS purchases_hash,
-                      (SELECT json_object_agg(model, version) FROM embedding_models WHERE model = ANY($2::text[])) AS versions`,
-      values: [customerId, models],
+  /** The versions of the inputs now (three rows: what an answer checks before it is given). */
+  async inputVersions(client: Database | DatabaseClient = this.db): Promise<InputVersions> {
+    const { rows } = await client.query<[string, number]>({
+      name: 'ranking-inputs.versions',
+      text: 'SELECT name, version FROM recommendation_inputs',
+      rowMode: 'array',
     });
-    const row = rows[0]!;
-    return {
-      purchasesHash: row.purchases_hash ?? undefined,
-      versions: new Map(
-        Object.entries(row.versions ?? {}).map(([model, version]) => [model, Number(version)]),
-      ),
-    };
+    return new Map(rows);
   }
 
   /** Writes lists to user_recommendations (one statement). */

@@ -33,14 +33,15 @@ interface Waiter {
 
 /**
  * Keeps the RankingEngine's inputs (catalog, purchases, the served model's and the description model's
- * vectors) equal to Postgres. A dedicated connection LISTENs to INPUTS_CHANNEL; each notification bumps a
- * generation, and the parts it names are read again in one consistent snapshot (vectors only when their
- * model's version moved). `ready()` resolves once the memory reflects every notification received before
- * the call, so an answer never comes from inputs older than a change Postgres had announced; when nothing
- * changed (the common case) it returns at once, without touching Postgres.
- * While the notifications connection is down, nothing in memory is trusted as is: each request compares the
- * customer's purchases and the models' versions with Postgres first (one small query), and everything is
- * read again once listening resumes.
+ * vectors) equal to Postgres, the record.
+ * - Consistency: before an answer, `ready()` reads recommendation_inputs (three rows whose versions move in
+ *   the same transaction as any change of purchases, catalog or model vectors) and compares them with the
+ *   versions the memory was read at; when they differ, the answer waits for the changed parts to be read
+ *   again. So an answer never comes from inputs older than what Postgres held when the request arrived.
+ *   Requests arriving together share one such read (at most one in flight).
+ * - Speed: a dedicated connection LISTENs to INPUTS_CHANNEL, so that a change is read (and the lists
+ *   recomputed by the refresher) as soon as it is committed, not when the next request notices it. The parts
+ *   named are read again in one consistent snapshot (a model's vectors only when its version moved).
  */
 @Injectable()
 export class RankingStore implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -49,7 +50,11 @@ export class RankingStore implements OnApplicationBootstrap, OnApplicationShutdo
   private readonly descriptionModel: string;
   private readonly factorModel: { name: string; kind: 'copurchase' | 'hybrid' } | undefined;
   private listener: pg.Client | undefined;
-  private listening = false;
+  /** recommendation_inputs as of the last read of the inputs. */
+  private inputs = new Map<string, number>();
+  /** Requests waiting for the next check of recommendation_inputs, and whether one is in flight. */
+  private checkWaiters: Waiter[] = [];
+  private checking = false;
   private requested = 1;
   private applied = 0;
   private dirty: InputsChange = { customers: true, catalog: true, models: true };
@@ -86,13 +91,14 @@ export class RankingStore implements OnApplicationBootstrap, OnApplicationShutdo
     clearTimeout(this.listenTimer);
     const listener = this.listener;
     this.listener = undefined;
-    this.listening = false;
     if (listener) {
       this.closed.add(listener);
       await listener.end().catch(() => undefined);
     }
     await this.syncing;
-    this.rejectWaiters(new Error('the recommendation service is stopping'));
+    const stopping = new Error('the recommendation service is stopping');
+    this.rejectWaiters(stopping);
+    for (const waiter of this.checkWaiters.splice(0)) waiter.reject(stopping);
   }
 
   /** Called after every change applied to the engine (the refresher recomputes the lists then). */
@@ -100,39 +106,55 @@ export class RankingStore implements OnApplicationBootstrap, OnApplicationShutdo
     this.subscribers.push(callback);
   }
 
-  /** Whether the first read finished and nothing notified since is still being read. */
+  /** Whether the memory holds everything announced so far (the refresher computes lists only then). */
   isCurrent(): boolean {
-    return this.listening && this.applied >= this.requested;
+    return this.applied >= this.requested;
   }
 
   /**
-   * Resolves when the memory reflects every change announced before this call (for `customerId`'s answer);
-   * undefined when it already does (no await needed).
+   * Resolves when the memory reflects everything Postgres held when this was called: after a read of
+   * recommendation_inputs sent after the call (shared with the other requests waiting for one) found the
+   * versions the memory was read at, or else after the changed parts were read again.
    */
-  ready(customerId: number): Promise<void> | undefined {
-    if (this.listening && this.applied >= this.requested) return undefined;
-    if (this.listening || this.applied === 0) return this.waitFor(this.requested);
-    return this.verify(customerId);
+  ready(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.checkWaiters.push({ generation: 0, resolve, reject });
+      if (!this.checking) void this.check();
+    });
   }
 
-  private waitFor(generation: number): Promise<void> {
-    this.kick();
-    return new Promise((resolve, reject) => this.waiters.push({ generation, resolve, reject }));
-  }
-
-  /** Without notifications: compares the customer's purchases and the versions with Postgres. */
-  private async verify(customerId: number): Promise<void> {
-    const models = [this.descriptionModel, ...(this.factorModel ? [this.factorModel.name] : [])];
-    const now = await this.repository.currentState(customerId, models);
-    const changed =
-      now.purchasesHash !== this.engine.purchasesHash(customerId) ||
-      (now.versions.get(this.descriptionModel) ?? 0) !== this.loaded.description ||
-      (this.factorModel !== undefined &&
-        (now.versions.get(this.factorModel.name) ?? 0) !== this.loaded.factor);
-    if (changed) {
-      this.changed({ customers: true, catalog: true, models: true });
-      await this.waitFor(this.requested);
+  private async check(): Promise<void> {
+    this.checking = true;
+    while (this.checkWaiters.length > 0 && !this.stopped) {
+      const waiters = this.checkWaiters;
+      this.checkWaiters = [];
+      try {
+        const now = await this.repository.inputVersions();
+        const changed: Partial<InputsChange> = {};
+        for (const [name, version] of now) {
+          if (this.inputs.get(name) === version) continue;
+          if (name === 'customers') changed.customers = true;
+          else if (name === 'products') changed.catalog = true;
+          else changed.models = true;
+        }
+        if (this.inputs.size !== now.size)
+          Object.assign(changed, { customers: true, catalog: true, models: true });
+        if (this.applied >= this.requested && Object.keys(changed).length === 0) {
+          for (const waiter of waiters) waiter.resolve();
+          continue;
+        }
+        if (Object.keys(changed).length > 0) this.changed(changed);
+        const generation = this.requested;
+        for (const waiter of waiters) this.waiters.push({ ...waiter, generation });
+        this.kick();
+      } catch (error) {
+        const failure = new Error(
+          `the recommendation inputs could not be checked: ${error instanceof Error ? error.message : String(error)}`,
+        );
+        for (const waiter of waiters) waiter.reject(failure);
+      }
     }
+    this.checking = false;
   }
 
   private changed(change: Partial<InputsChange>): void {
@@ -226,6 +248,7 @@ export class RankingStore implements OnApplicationBootstrap, OnApplicationShutdo
       );
     }
     this.loaded = { description: read.versions.description, factor: read.versions.factor };
+    this.inputs = read.inputs;
     return applied;
   }
 
@@ -253,7 +276,7 @@ export class RankingStore implements OnApplicationBootstrap, OnApplicationShutdo
     } catch (error) {
       this.logger.warn(
         `cannot listen for changes (${error instanceof Error ? error.message : String(error)}): ` +
-          'every answer checks Postgres until it can',
+          'changes are read when a request notices them, until it can',
       );
       this.lost(client);
       return;
@@ -263,9 +286,8 @@ export class RankingStore implements OnApplicationBootstrap, OnApplicationShutdo
       return;
     }
     this.listener = client;
-    this.listening = true;
-    // Anything may have changed while nobody listened (the first time: nothing is loaded yet).
-    if (this.applied > 0) this.changed({ customers: true, catalog: true, models: true });
+    // Whatever changed while nobody listened (nothing the first time: the first read is under way).
+    if (this.applied > 0) void this.ready().catch(() => undefined);
   }
 
   private lost(client: pg.Client): void {
@@ -273,12 +295,11 @@ export class RankingStore implements OnApplicationBootstrap, OnApplicationShutdo
     this.closed.add(client);
     client.end().catch(() => undefined);
     if (this.listener !== undefined && this.listener !== client) return;
-    const wasListening = this.listening;
+    const wasListening = this.listener === client;
     this.listener = undefined;
-    this.listening = false;
     if (this.stopped) return;
     if (wasListening) {
-      this.logger.warn('lost the notifications connection: every answer checks Postgres until it is back');
+      this.logger.warn('lost the notifications connection: changes are read when a request notices them');
     }
     this.listenTimer = setTimeout(() => void this.listen(), RETRY_MS);
     this.listenTimer.unref();

@@ -69,8 +69,7 @@ export class RecommendationRefresher implements OnApplicationBootstrap, OnApplic
 
   /** Recomputes every stale list now (and waits for it); returns how many were computed. */
   async refreshStale(): Promise<number> {
-    const pending = this.store.ready(-1);
-    if (pending) await pending;
+    await this.store.ready();
     const started = Date.now();
     let refreshed: number;
     const engine = this.store.engine;

@@ -43,8 +43,7 @@ export class RecommendationsService {
     if (!Number.isInteger(topN) || topN < 1 || topN > MAX_TOP_N) {
       throw badRequest(`top_n must be an integer from 1 to ${MAX_TOP_N}`);
     }
-    const pending = this.store.ready(userId);
-    if (pending) await pending.catch(unavailable);
+    await this.store.ready().catch(unavailable);
     const engine = this.store.engine;
     if (!engine.hasCustomer(userId)) throw notFound(`user ${userId} has no purchase history`);
     if (this.served.kind === 'description') return this.answer(userId, 'description', topN);
