@@ -1,21 +1,40 @@
 #!/usr/bin/env node
 /**
  * `npm run bench:api`: the recommendations endpoint through the gateway, 32 connections, on the real
- * catalog in the bench database (BENCH_DATABASE_URL, default retail_bench; loaded and embedded first when
- * empty). The recommendation service and the gateway run as their own processes, as in production.
- *   (a) every one of the 4,339 users once, in random order, after restarting the services (so no
- *       in-process state is warm): first with every list kept ready, then with every stored list
- *       deleted (each request then ranks the whole catalog by an exact pgvector scan);
- *   (b) 20 s of users drawn at random, as fast as the 32 connections go, then held at 1,000 requests/s.
+ * catalog in the bench database (BENCH_DATABASE_URL, default retail_bench; loaded, embedded and trained first
+ * when it is not). The recommendation service and the gateway run as their own processes, as in production,
+ * once per served model (BENCH_MODELS, default description,copurchase,hybrid), BENCH_RUNS times (default 2):
+ *   (a)  every one of the 4,339 users once, in random order, every list ready (after the service's refresh);
+ *   (a') the same right after a change of every vector of the served model (each row rewritten in one
+ *        transaction, as a training or an embedding run does): no list is current when the first request
+ *        comes, the service reads the new vectors and recomputes while it answers;
+ *   (b)  20 s of users drawn at random, as fast as the 32 connections go, then (b') held at 1,000 requests/s.
+ * Prints the machine's load average before each run.
  */
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import autocannon, { type Result } from 'autocannon';
-import { REPO_ROOT, connectDatabase, runMigrations, type Database } from '@retail/common';
+import {
+  COPURCHASE_MODEL,
+  REPO_ROOT,
+  connectDatabase,
+  hybridModel,
+  runMigrations,
+  type Database,
+  type RecommenderKind,
+} from '@retail/common';
 import { freePort, startProcess, type RunningProcess } from '@retail/common/testing';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const CONNECTIONS = 32;
+const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';
+const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+const MODELS = (process.env.BENCH_MODELS ?? 'description,copurchase,hybrid').split(',') as RecommenderKind[];
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
 
 function cli(script: string, args: string[], env: NodeJS.ProcessEnv): void {
   const result = spawnSync(process.execPath, [path.join(REPO_ROOT, script), ...args], {
@@ -36,23 +55,10 @@ function shuffle<T>(items: T[]): T[] {
 function report(label: string, result: Result): void {
   const errors = result.errors + result.timeouts + result.non2xx;
   console.log(
-    `${label.padEnd(46)} ${Math.round(result.requests.average).toLocaleString('en-GB').padStart(6)} req/s   ` +
+    `  ${label.padEnd(44)} ${Math.round(result.requests.average).toLocaleString('en-GB').padStart(6)} req/s   ` +
       `p50 ${String(result.latency.p50).padStart(3)} ms   p99 ${String(result.latency.p99).padStart(3)} ms   ` +
       `max ${String(result.latency.max).padStart(4)} ms   errors ${errors}   (${result.requests.total} requests)`,
   );
-}
-
-async function waitForLists(db: Database, users: number): Promise<void> {
-  for (;;) {
-    const { rows } = await db.query<{ n: number }>(
-      `SELECT count(*) AS n FROM user_recommendations r JOIN customers c USING (customer_id)
-        WHERE r.purchases_hash = c.purchases_hash
-          AND r.vectors_version = (SELECT version FROM embedding_models WHERE model = r.model)`,
-    );
-    if (rows[0]!.n >= users) return;
-    process.stdout.write(`\rwaiting for the lists to be ready: ${rows[0]!.n}/${users}`);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  }
 }
 
 async function main(): Promise<void> {
@@ -61,28 +67,11 @@ async function main(): Promise<void> {
     DATABASE_URL,
     QUEUE_PREFIX: 'retail-bench',
     EMBEDDING_PROVIDER: 'local',
-    RECOMMENDATION_PORT: String(await freePort()),
-    GATEWAY_PORT: String(await freePort()),
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
   };
   const db = await connectDatabase(DATABASE_URL, { max: 2, applicationName: 'bench-api' });
   const running: RunningProcess[] = [];
-  const start = async () => {
-    const recommendation = startProcess('services/recommendation/dist/main.js', [], env);
-    const gateway = startProcess('services/gateway/dist/main.js', [], env);
-    running.push(recommendation, gateway);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/api/health/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) return;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(`the services did not become ready:\n${recommendation.output()}\n${gateway.output()}`);
-  };
   const stop = async () => {
     for (const p of running.splice(0)) {
       p.kill('SIGTERM');
@@ -94,75 +83,122 @@ async function main(): Promise<void> {
       cli('services/ingestion/dist/main.js', ['--no-embeddings'], env);
     }
     cli('services/embedder/dist/embed.cli.js', ['--wait'], env);
+    if (MODELS.some((kind) => kind !== 'description')) {
+      cli('services/recommendation/dist/training/train.cli.js', ['--wait'], env);
+    }
     const users = (await db.query<{ id: string }>('SELECT customer_id::text AS id FROM customers')).rows.map(
       (r) => r.id,
     );
-    const base = `http://127.0.0.1:${env.GATEWAY_PORT}`;
-
-    // Warms the processes (code paths, connections) without touching any user's list.
-    const warmUp = () =>
-      autocannon({
-        url: base,
-        connections: CONNECTIONS,
-        duration: 3,
-        requests: [
-          {
-            setupRequest: (request) => ({
-              ...request,
-              path: `/api/users?query=${Math.floor(Math.random() * 90) + 10}&limit=1`,
-            }),
-          },
-        ],
+    for (const kind of MODELS) {
+      const model =
+        kind === 'description'
+          ? DESCRIPTION_MODEL
+          : kind === 'copurchase'
+            ? COPURCHASE_MODEL
+            : hybridModel(DESCRIPTION_MODEL);
+      const ports = { RECOMMENDATION_PORT: String(await freePort()), GATEWAY_PORT: String(await freePort()) };
+      const base = `http://127.0.0.1:${ports.GATEWAY_PORT}`;
+      const recommendation = startProcess('services/recommendation/dist/main.js', [], {
+        ...env,
+        ...ports,
+        RECOMMENDER_MODEL: kind,
+        LOG_LEVEL: 'log',
       });
+      running.push(recommendation);
+      const gateway = startProcess('services/gateway/dist/main.js', [], { ...env, ...ports });
+      running.push(gateway);
+      await recommendation.waitFor(/listening on tcp/, 60_000);
+      for (let i = 0; ; i++) {
+        const ok = await fetch(`${base}/api/health/ready`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) break;
+        if (i === 100) throw new Error(`the gateway did not become ready:\n${gateway.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      // Every list computed once (the refresher logs it).
+      await recommendation.waitFor(/refreshed \d+ lists/, 300_000);
+      let refreshes = (recommendation.output().match(/refreshed \d+ lists/g) ?? []).length;
+      console.log(`\n${kind} (${model})`);
 
-    const everyUserOnce = async (label: string) => {
-      await warmUp();
-      const queue = shuffle([...users]);
-      return autocannon({
-        url: base,
-        connections: CONNECTIONS,
-        amount: queue.length,
-        requests: [
-          { setupRequest: (request) => ({ ...request, path: `/api/users/${queue.pop()}/recommendations` }) },
-        ],
-      }).then((result) => report(label, result));
-    };
+      // Warms the processes (code paths, connections) without touching any user's list.
+      const warmUp = () =>
+        autocannon({
+          url: base,
+          connections: CONNECTIONS,
+          duration: 3,
+          requests: [
+            {
+              setupRequest: (request) => ({
+                ...request,
+                path: `/api/users?query=${Math.floor(Math.random() * 90) + 10}&limit=1`,
+              }),
+            },
+          ],
+        });
+      const everyUserOnce = () => {
+        const queue = shuffle([...users]);
+        return autocannon({
+          url: base,
+          connections: CONNECTIONS,
+          amount: queue.length,
+          requests: [
+            { setupRequest: (request) => ({ ...request, path: `/api/users/${queue.pop()}/recommendations` }) },
+          ],
+        });
+      };
+      const randomUsers = (overallRate?: number) =>
+        autocannon({
+          url: base,
+          connections: CONNECTIONS,
+          duration: 20,
+          ...(overallRate ? { overallRate } : {}),
+          requests: [
+            {
+              setupRequest: (request) => ({
+                ...request,
+                path: `/api/users/${users[Math.floor(Math.random() * users.length)]}/recommendations`,
+              }),
+            },
+          ],
+        });
+      /** Waits until the refresher has recomputed every list after the change (its log line). */
+      const refreshed = async () => {
+        refreshes++;
+        const deadline = Date.now() + 300_000;
+        while ((recommendation.output().match(/refreshed \d+ lists/g) ?? []).length < refreshes) {
+          if (Date.now() > deadline) throw new Error('the lists were not refreshed after the change');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      };
 
-    // (a) lists ready: start the services, let the refresher finish, restart them (nothing warm in memory).
-    await start();
-    await waitForLists(db, users.length);
-    console.log('');
-    await stop();
-    await start();
-    await everyUserOnce('(a) every user once, lists kept ready');
-
-    // (a') no stored list at all: every request computes its ranking.
-    await stop();
-    await db.query('DELETE FROM user_recommendations');
-    await start();
-    await everyUserOnce("(a') every user once, no stored list (cold)");
-
-    // (b) 20 s of random users (the lists are all stored again by now).
-    await waitForLists(db, users.length);
-    console.log('');
-    const randomUsers = (overallRate?: number) =>
-      autocannon({
-        url: base,
-        connections: CONNECTIONS,
-        duration: 20,
-        ...(overallRate ? { overallRate } : {}),
-        requests: [
-          {
-            setupRequest: (request) => ({
-              ...request,
-              path: `/api/users/${users[Math.floor(Math.random() * users.length)]}/recommendations`,
-            }),
-          },
-        ],
-      });
-    report('(b) 20 s of random users, as fast as it goes', await randomUsers());
-    // The same load held at the goal's rate: the latency a client sees when the system is not saturated.
-    report("(b') 20 s of random users at 1,000 req/s", await randomUsers(1_000));
+      for (let run = 1; run <= RUNS; run++) {
+        await warmUp();
+        console.log(`  load average ${load()}`);
+        report(`(a) every user once, lists ready`, await everyUserOnce());
+        await warmUp();
+        console.log(`  load average ${load()}`);
+        const change =
+          kind === 'description'
+            ? db.query('UPDATE product_embeddings SET embedding = embedding WHERE model = $1', [model])
+            : db.query('UPDATE product_factors SET item_vector = item_vector WHERE model = $1', [model]);
+        await change;
+        report(`(a') every user once, right after a change`, await everyUserOnce());
+        await refreshed();
+        console.log(`  load average ${load()}`);
+        report('(b) 20 s of random users, as fast as it goes', await randomUsers());
+        // The same load held at the goal's rate: the latency a client sees when the system is not saturated.
+        report("(b') 20 s of random users at 1,000 req/s", await randomUsers(1_000));
+      }
+      const lines = recommendation
+        .output()
+        .split('\n')
+        .filter((line) => /RankingStore|RecommendationRefresher/.test(line))
+        .map((line) => `    ${(/"message":"([^"]*)"/.exec(line) ?? [line, line])[1]}`);
+      console.log(`  the recommendation service's log:\n${lines.join('\n')}`);
+      await stop();
+    }
   } finally {
     await stop();
     await db.end();

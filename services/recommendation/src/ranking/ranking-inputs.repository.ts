@@ -183,7 +183,7 @@ export class RankingInputsRepository {
     const reader = await copyBinary(
       client,
       `SELECT e.product_id, e.embedding FROM product_embeddings e JOIN products p USING (product_id)
-        WHERE e.model = ${client.escapeLiteral(model)} AND p.is_merchandise ORDER BY e.product_id`,
+        WHERE e.model = ${client.escapeLiteral(model)} AND p.is_merchandise`,
     );
     const productIds: string[] = [];
     const vectors = new VectorBuffer();
@@ -209,7 +209,7 @@ export class RankingInputsRepository {
     const reader = await copyBinary(
       client,
       `SELECT f.product_id, f.item_vector, f.input_vector FROM product_factors f JOIN products p USING (product_id)
-        WHERE f.model = ${client.escapeLiteral(model)} AND p.is_merchandise ORDER BY f.product_id`,
+        WHERE f.model = ${client.escapeLiteral(model)} AND p.is_merchandise`,
     );
     const productIds: string[] = [];
     const items = new VectorBuffer();
@@ -231,6 +231,17 @@ export class RankingInputsRepository {
       inputs: inputs.values(),
       descriptionDims: kind === 'hybrid' ? (rows[0]!.description_dimensions ?? 0) : 0,
     };
+  }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Reverses the byte order of every 4-byte word of `bytes` in place. */
+function swap32(bytes: Uint8Array): void {
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    words[i] = ((w & 0xff) << 24) | ((w & 0xff00) << 8) | ((w >>> 8) & 0xff00) | (w >>> 24);
   }
 }
 
@@ -281,8 +292,11 @@ class CopyReader {
     const dims = this.view.getInt16(this.offset);
     if (length !== 4 + 4 * dims) throw new Error('unexpected binary form of a vector');
     const target = out(dims);
-    const start = this.offset + 4;
-    for (let i = 0; i < dims; i++) target[i] = this.view.getFloat32(start + 4 * i);
+    // Network byte order to the machine's: swap the bytes of each float into the target's memory.
+    const from = this.offset + 4;
+    const bytes = new Uint8Array(target.buffer, target.byteOffset, dims * 4);
+    bytes.set(this.buffer.subarray(from, from + dims * 4));
+    if (LITTLE_ENDIAN) swap32(bytes);
     this.offset += length;
   }
 

@@ -129,6 +129,12 @@ export class RankingStore implements OnApplicationBootstrap, OnApplicationShutdo
       const waiters = this.checkWaiters;
       this.checkWaiters = [];
       try {
+        if (this.applied === 0) {
+          // The first read began before any request could arrive: it covers them.
+          for (const waiter of waiters) this.waiters.push({ ...waiter, generation: 1 });
+          this.kick();
+          continue;
+        }
         const now = await this.repository.inputVersions();
         const changed: Partial<InputsChange> = {};
         for (const [name, version] of now) {

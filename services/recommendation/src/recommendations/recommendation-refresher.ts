@@ -15,7 +15,7 @@ import { ModelTrainingService } from '../training/model-training.service.js';
 import { ListsWriter } from './lists-writer.js';
 
 /** Lists computed between two turns of the event loop (a few milliseconds: requests are served in between). */
-const SLICE = 2 * BATCH;
+const SLICE = BATCH;
 
 /**
  * Keeps every customer's list current in the background: whenever the RankingStore applied a change
