@@ -89,16 +89,24 @@ export class RecommendationRefresher implements OnApplicationBootstrap, OnApplic
     return refreshed;
   }
 
-  /** Computes slice after slice of stale lists until none is left, yielding to requests in between. */
+  /** Computes slice after slice of stale lists until none is left (or the service stops), yielding to requests. */
   private async drain(which: ListModel, only?: (customerId: number) => boolean): Promise<number> {
     const engine = this.store.engine;
     let refreshed = 0;
-    while (!this.stopped && this.store.isCurrent()) {
-      const stale = engine.staleCustomers(which, SLICE, only);
-      if (stale.length === 0) break;
-      for (const [customerId, list] of engine.compute(which, stale))
+    // One pass over the customers finds the stale lists; each is checked again just before it is computed
+    // (a request may have computed it meanwhile). A change of inputs meanwhile ends the pass: the store
+    // kicks the refresher again once it has read the change.
+    const stale = engine.staleCustomers(which, Number.MAX_SAFE_INTEGER, only);
+    let next = 0;
+    while (!this.stopped && this.store.isCurrent() && next < stale.length) {
+      const slice: number[] = [];
+      while (slice.length < SLICE && next < stale.length) {
+        const id = stale[next++]!;
+        if (!engine.freshList(which, id)) slice.push(id);
+      }
+      for (const [customerId, list] of engine.compute(which, slice))
         this.writer.keep(which, customerId, list);
-      refreshed += stale.length;
+      refreshed += slice.length;
       await new Promise((resolve) => setImmediate(resolve));
     }
     return refreshed;
