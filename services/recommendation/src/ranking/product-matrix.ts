@@ -140,6 +140,9 @@ export class ProductMatrix {
     if (count === 0) return;
     if (count > BATCH) throw new Error(`at most ${BATCH} users at a time`);
     const { at, rows, dims, width } = this;
+    for (const u of users) {
+      if (u.length !== dims) throw new Error(`a user vector has ${u.length} dimensions, not ${dims}`);
+    }
     const buffer = this.memory.buffer;
     const out = new Float64Array(buffer, at.out, BATCH * rows);
     if (width > 0) {
@@ -147,7 +150,6 @@ export class ProductMatrix {
       denseUsers.fill(0);
       for (let k = 0; k < count; k++) {
         const u = users[k]!;
-        if (u.length !== dims) throw new Error(`a user vector has ${u.length} dimensions, not ${dims}`);
         for (let j = 0; j < this.denseDims.length; j++) denseUsers[k * width + j] = u[this.denseDims[j]!]!;
       }
       if (count === 1) this.kernels.dense1(at.matrix, rows, width, at.denseUsers, at.out);
