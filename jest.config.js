@@ -23,6 +23,8 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
+    '^@retail/contracts$': '<rootDir>/services/contracts/src/index.ts',
+    '^@retail/contracts/rules$': '<rootDir>/services/contracts/src/rules.ts',
     '^@retail/common$': '<rootDir>/services/common/src/index.ts',
     '^@retail/common/testing$': '<rootDir>/services/common/src/testing/index.ts',
     '^@retail/common/nest$': '<rootDir>/services/common/src/nest/index.ts',

@@ -526,10 +526,7 @@ describe('/retail_shop', () => {
   }, 120_000);
 
   it('shows the 12 sentences of a shopper within seconds while thousands of background events wait', async () => {
-    const fake = await FakeOpenAiServer.start({
-      delayMs: 1_000,
-      chatContent: 'It matches what you love to buy.',
-    });
+    const fake = await FakeOpenAiServer.start({ delayMs: 1_000 });
     const events = createQueue<ExplanationJob>(QueueNames.Explanations, loadConfig());
     await stop(explanation);
     try {

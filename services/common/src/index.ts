@@ -27,3 +27,7 @@ export * from './queues/queue-worker.js';
 export * from './models/recommender-models.js';
 export * from './queues/training-jobs.js';
 export * from './models/purchase-influence.repository.js';
+export * from './util/deadline.js';
+export * from './util/outage-log.js';
+export * from './util/printable.js';
+export * from './cli/command.js';

@@ -1,16 +1,15 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import type { Queue } from 'bullmq';
 import {
-  ConfigError,
   QueueNames,
   connectDatabase,
   createProgressReporter,
   createQueue,
   enqueueMissingEmbeddings,
   loadConfig,
+  runCommand,
   type EmbeddingJobData,
   type EmbeddingJobResult,
 } from '@retail/common';
@@ -67,67 +66,56 @@ async function waitForJobs(
   return totals;
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      wait: { type: 'boolean', default: false },
-      'retry-failed': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const config = loadConfig();
-  const startedAt = Date.now();
-  const db = await connectDatabase(config.databaseUrl, { max: 2, applicationName: 'embed-cli' });
-  const queue = createQueue<EmbeddingJobData>(QueueNames.Embeddings, config);
-  let worker: { close(): Promise<void> } | undefined;
-  try {
-    if (values['retry-failed']) {
-      const failed = await queue.getJobCountByTypes('failed');
-      await queue.retryJobs({ state: 'failed' });
-      console.log(`sent ${failed} failed jobs back to the queue`);
-    }
-    const queued = await enqueueMissingEmbeddings(db, queue, config);
-    console.log(
-      `${queued.products} products without a ${queued.model} vector -> ${queued.jobs} jobs ` +
-        `(batches of ${config.embedding.batchSize})`,
-    );
-    if (queued.failedBefore.length > 0) {
-      console.log(
-        `${queued.failedBefore.length} of them failed before and wait for an operator: run with --retry-failed ` +
-          '(or retry them on the queue dashboard)',
-      );
-    }
-    if (!values.wait || queued.jobs === 0) return 0;
-
-    if ((await queue.getWorkers()).length === 0) {
-      console.log('no embedder worker is running: processing the jobs in this process');
-      worker = await NestFactory.createApplicationContext(EmbedderModule.forRoot(config), {
-        logger: ['error'],
-      });
-    }
-    const totals = await waitForJobs(queue, queued.jobIds, queued.products);
-    const seconds = (Date.now() - startedAt) / 1000;
-    console.log(
-      `embedded ${totals.embedded}, skipped ${totals.skipped}, failed ${totals.failed} in ${seconds.toFixed(1)} s` +
-        (totals.embedded > 0 ? ` (${Math.round(totals.embedded / seconds)} products/s)` : ''),
-    );
-    for (const failure of totals.failures) console.log(`  ${failure}`);
-    return totals.failed > 0 ? 1 : 0;
-  } finally {
-    await worker?.close();
-    await queue.close();
-    await db.end();
-  }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`embed failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(error instanceof ConfigError ? 2 : 1);
+runCommand({
+  name: 'embed',
+  usage: USAGE,
+  options: {
+    wait: { type: 'boolean', default: false },
+    'retry-failed': { type: 'boolean', default: false },
   },
-);
+  async run(values) {
+    const config = loadConfig();
+    const startedAt = Date.now();
+    const db = await connectDatabase(config.databaseUrl, { max: 2, applicationName: 'embed-cli' });
+    const queue = createQueue<EmbeddingJobData>(QueueNames.Embeddings, config);
+    let worker: { close(): Promise<void> } | undefined;
+    try {
+      if (values['retry-failed']) {
+        const failed = await queue.getJobCountByTypes('failed');
+        await queue.retryJobs({ state: 'failed' });
+        console.log(`sent ${failed} failed jobs back to the queue`);
+      }
+      const queued = await enqueueMissingEmbeddings(db, queue, config);
+      console.log(
+        `${queued.products} products without a ${queued.model} vector -> ${queued.jobs} jobs ` +
+          `(batches of ${config.embedding.batchSize})`,
+      );
+      if (queued.failedBefore.length > 0) {
+        console.log(
+          `${queued.failedBefore.length} of them failed before and wait for an operator: run with --retry-failed ` +
+            '(or retry them on the queue dashboard)',
+        );
+      }
+      if (!values.wait || queued.jobs === 0) return 0;
+
+      if ((await queue.getWorkers()).length === 0) {
+        console.log('no embedder worker is running: processing the jobs in this process');
+        worker = await NestFactory.createApplicationContext(EmbedderModule.forRoot(config), {
+          logger: ['error'],
+        });
+      }
+      const totals = await waitForJobs(queue, queued.jobIds, queued.products);
+      const seconds = (Date.now() - startedAt) / 1000;
+      console.log(
+        `embedded ${totals.embedded}, skipped ${totals.skipped}, failed ${totals.failed} in ${seconds.toFixed(1)} s` +
+          (totals.embedded > 0 ? ` (${Math.round(totals.embedded / seconds)} products/s)` : ''),
+      );
+      for (const failure of totals.failures) console.log(`  ${failure}`);
+      return totals.failed > 0 ? 1 : 0;
+    } finally {
+      await worker?.close();
+      await queue.close();
+      await db.end();
+    }
+  },
+});

@@ -1,11 +1,17 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
-import { ExplanationCacheRepository, type AppConfig, type RedisClient } from '@retail/common';
-import { APP_CONFIG, CoreModule, REDIS } from '@retail/common/nest';
+import {
+  ExplanationCacheRepository,
+  PurchaseInfluenceRepository,
+  type AppConfig,
+  type Database,
+  type RedisClient,
+} from '@retail/common';
+import { APP_CONFIG, CoreModule, DATABASE, REDIS } from '@retail/common/nest';
 import { ExplanationContextRepository } from './context/explanation-context.repository.js';
 import { PurchaseRanker } from './context/purchase-ranker.js';
 import { ExplanationService } from './explanation.service.js';
 import { ExplanationWorker } from './explanation.worker.js';
-import { EXPLANATION_CACHE, EXPLANATION_WRITER, MODEL_CALL_BUDGET } from './tokens.js';
+import { EXPLANATION_CACHE, EXPLANATION_WRITER, MODEL_CALL_BUDGET, PURCHASE_INFLUENCE } from './tokens.js';
 import { createExplanationWriter } from './writers/create-explanation-writer.js';
 import { ModelCallBudget } from './writers/model-call-budget.js';
 
@@ -34,6 +40,11 @@ export class ExplanationModule {
           inject: [REDIS, APP_CONFIG],
           useFactory: (redis: RedisClient, c: AppConfig) =>
             new ExplanationCacheRepository(redis, { queuePrefix: c.queuePrefix, ...c.explanations }),
+        },
+        {
+          provide: PURCHASE_INFLUENCE,
+          inject: [DATABASE],
+          useFactory: (db: Database) => new PurchaseInfluenceRepository(db),
         },
         ExplanationContextRepository,
         PurchaseRanker,

@@ -6,6 +6,8 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import {
+  PurchaseInfluenceRepository,
+  servedModel,
   writerNamespace,
   type AppConfig,
   type CachedExplanation,
@@ -17,9 +19,15 @@ import {
 import { APP_CONFIG, METRICS } from '@retail/common/nest';
 import { ExplanationContextRepository } from './context/explanation-context.repository.js';
 import { PurchaseRanker } from './context/purchase-ranker.js';
-import { EXPLANATION_CACHE, EXPLANATION_WRITER, MODEL_CALL_BUDGET } from './tokens.js';
-import type { ExplanationLane, ExplanationWriter, WrittenExplanation } from './writers/explanation-writer.js';
+import { EXPLANATION_CACHE, EXPLANATION_WRITER, MODEL_CALL_BUDGET, PURCHASE_INFLUENCE } from './tokens.js';
+import type {
+  ExplanationContext,
+  ExplanationLane,
+  ExplanationWriter,
+  WrittenExplanation,
+} from './writers/explanation-writer.js';
 import type { ModelCallBudget } from './writers/model-call-budget.js';
+import { PROMPT_PURCHASES } from './writers/prompt.js';
 import { templateSentence } from './writers/template-explainer.js';
 
 /** How often the writer announces its namespace again (the gateway reads it; Redis may have been emptied). */
@@ -44,6 +52,9 @@ export interface ExplanationJobResult {
 
 type Outcome = 'written' | 'elsewhere' | 'late';
 
+/** The purchases that explain one product, and how they relate to it. */
+type Grounds = Pick<ExplanationContext, 'purchases' | 'ground'>;
+
 /**
  * Writes the sentences of explanation jobs, for both lanes:
  * - interactive (a person waits): written at once, before anything of the background; if the model's
@@ -51,8 +62,11 @@ type Outcome = 'written' | 'elsewhere' | 'late';
  *   template sentence stands in, marked `failed`, and the model's replaces it when it comes;
  * - background (recommendation events): oldest first, within the background budget of model calls;
  *   events older than EXPLANATION_BACKGROUND_MAX_AGE_SECONDS are dropped unwritten (counted).
- * A cached sentence is never asked for again; a sentence is written once: in this process by sharing the
- * promise, across processes by a short Redis claim held only while the model is being called.
+ * A sentence is grounded in the purchases that explain the pick: for a co-purchase or hybrid pick, the
+ * purchases that pulled it up (bought together with it by other customers); otherwise, or when none did,
+ * the purchases that resemble it. A cached sentence is never asked for again; a sentence is written once:
+ * in this process by sharing the promise, across processes by a short Redis claim held only while the model
+ * is being called.
  */
 @Injectable()
 export class ExplanationService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -60,6 +74,8 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
   private readonly inFlight = new Map<string, Promise<'written' | 'elsewhere'>>();
   private readonly namespace: string;
   private readonly claimMs: number;
+  /** The model the recommendation service serves (jobs from a poll do not say which model ranked them). */
+  private readonly served: ReturnType<typeof servedModel>;
   private announcer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -69,9 +85,11 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     @Inject(MODEL_CALL_BUDGET) private readonly budget: ModelCallBudget,
     private readonly contexts: ExplanationContextRepository,
     private readonly ranker: PurchaseRanker,
+    @Inject(PURCHASE_INFLUENCE) private readonly influence: PurchaseInfluenceRepository,
     @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {
-    this.namespace = writerNamespace(writer.name);
+    this.served = servedModel(config);
+    this.namespace = writerNamespace(writer.name, this.served.kind);
     // Longer than the longest call (every retry timing out), so that a claim never lapses mid-call.
     this.claimMs = config.llm.timeoutMs * (config.llm.httpRetries + 1) + 30_000;
   }
@@ -122,14 +140,19 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     if (missing.length > 0) {
       const context = await this.contexts.load(Number(userId), missing);
       result.unknown = missing.length - context.products.length;
-      const closest = this.ranker.closest(context.products, context.purchases);
+      const grounds = await this.grounds(
+        Number(userId),
+        context.products,
+        context.purchases,
+        job.model ?? this.served.name,
+      );
       const deadline = lane === 'interactive' ? createdAt + this.config.explanations.waitMs : undefined;
       const outcomes = await Promise.all(
         context.products.map((product) => {
-          const purchases = closest.get(product.product_id) ?? [];
+          const ground = grounds.get(product.product_id) ?? { purchases: [] };
           return lane === 'interactive'
-            ? this.explainNow(userId, product, purchases, deadline!, signal)
-            : this.explainInBackground(userId, product, purchases, signal);
+            ? this.explainNow(userId, product, ground, deadline!, signal)
+            : this.explainInBackground(userId, product, ground, signal);
         }),
       );
       for (const outcome of outcomes) result[outcome]++;
@@ -138,27 +161,59 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     return result;
   }
 
+  /**
+   * The purchases that explain each product: under a co-purchase or hybrid model, those that pulled it up
+   * (exact contributions to its score); where none did, or under the description model, the most similar.
+   */
+  private async grounds(
+    userId: number,
+    products: DescribedProduct[],
+    purchases: DescribedProduct[],
+    rankedBy: string,
+  ): Promise<Map<string, Grounds>> {
+    const similar = this.ranker.closest(products, purchases);
+    const grounds = new Map<string, Grounds>(
+      products.map((p) => [p.product_id, { purchases: similar.get(p.product_id) ?? [], ground: 'similar' }]),
+    );
+    if (rankedBy === this.served.descriptionModel) return grounds;
+    const pulled = await this.influence.influences(
+      userId,
+      products.map((p) => p.product_id),
+      rankedBy,
+      PROMPT_PURCHASES,
+    );
+    for (const [productId, influences] of pulled) {
+      if (influences.length > 0) {
+        grounds.set(productId, {
+          purchases: influences.map((i) => i.description),
+          ground: 'bought-together',
+        });
+      }
+    }
+    return grounds;
+  }
+
   /** A person waits: one write per sentence in this process; the template stands in at the deadline. */
   private explainNow(
     userId: string,
     product: DescribedProduct,
-    purchases: string[],
+    ground: Grounds,
     deadline: number,
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
     const key = this.cache.key(this.namespace, userId, product.product_id);
     let work = this.inFlight.get(key);
     if (!work) {
-      work = this.writeNow(userId, product, purchases, signal).finally(() => this.inFlight.delete(key));
+      work = this.writeNow(userId, product, ground, signal).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, work);
     }
-    return this.standInAtDeadline(work, userId, product, purchases, deadline);
+    return this.standInAtDeadline(work, userId, product, ground, deadline);
   }
 
   private async writeNow(
     userId: string,
     product: DescribedProduct,
-    purchases: string[],
+    ground: Grounds,
     signal: AbortSignal | undefined,
   ): Promise<'written' | 'elsewhere'> {
     // Another process is calling the model for this sentence: wait for its answer (bounded by one call),
@@ -166,10 +221,12 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     while (!(await this.cache.claim(this.namespace, userId, product.product_id, this.claimMs))) {
       signal?.throwIfAborted();
       await sleep(CLAIM_POLL_MS);
-      if ((await this.cache.getMany(this.namespace, userId, [product.product_id]))[0]) return 'elsewhere';
+      if (await this.cached(userId, product)) return 'elsewhere';
     }
     try {
-      const write = () => this.write(product, purchases, signal);
+      // Another process may have written it between our first look and our claim.
+      if (await this.cached(userId, product)) return 'elsewhere';
+      const write = () => this.write(product, ground, signal);
       const written = await (this.writer.callsModel
         ? this.budget.run('interactive', write, signal)
         : write());
@@ -185,7 +242,7 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     work: Promise<'written' | 'elsewhere'>,
     userId: string,
     product: DescribedProduct,
-    purchases: string[],
+    ground: Grounds,
     deadline: number,
   ): Promise<Outcome> {
     let timer: NodeJS.Timeout | undefined;
@@ -196,7 +253,7 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     clearTimeout(timer);
     if (first !== 'late') return first;
     const standIn: CachedExplanation = {
-      text: templateSentence({ productDescription: product.description, purchases }),
+      text: templateSentence({ productDescription: product.description, ...ground }),
       source: 'template',
       status: 'failed',
     };
@@ -215,15 +272,16 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
   private async explainInBackground(
     userId: string,
     product: DescribedProduct,
-    purchases: string[],
+    ground: Grounds,
     signal: AbortSignal | undefined,
   ): Promise<'written' | 'elsewhere'> {
     const write = async (): Promise<'written' | 'elsewhere'> => {
-      if ((await this.cache.getMany(this.namespace, userId, [product.product_id]))[0]) return 'elsewhere';
+      if (await this.cached(userId, product)) return 'elsewhere';
       if (!(await this.cache.claim(this.namespace, userId, product.product_id, this.claimMs)))
         return 'elsewhere';
       try {
-        await this.store(userId, product, await this.write(product, purchases, signal), 'background');
+        if (await this.cached(userId, product)) return 'elsewhere'; // written between the look and the claim
+        await this.store(userId, product, await this.write(product, ground, signal), 'background');
         return 'written';
       } finally {
         await this.cache.release(this.namespace, userId, product.product_id);
@@ -232,16 +290,20 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     return this.writer.callsModel ? this.budget.run('background', write, signal) : write();
   }
 
+  private async cached(userId: string, product: DescribedProduct): Promise<boolean> {
+    return (await this.cache.getMany(this.namespace, userId, [product.product_id]))[0] !== undefined;
+  }
+
   /** One sentence from the writer (a model call, timed), whoever's turn it is. */
   private write(
     product: DescribedProduct,
-    purchases: string[],
+    ground: Grounds,
     signal: AbortSignal | undefined,
   ): Promise<WrittenExplanation> {
     return this.metrics.timeModelCall(
       'chat',
       this.writer.name,
-      () => this.writer.write({ productDescription: product.description, purchases }, signal),
+      () => this.writer.write({ productDescription: product.description, ...ground }, signal),
       (result) => (result.failed ? 'failed' : result.source),
     );
   }

@@ -10,6 +10,7 @@ import {
   RECOMMENDATION_EVENT_NAME,
   createQueue,
   loadConfig,
+  servedModel,
   writerNamespace,
   type AppConfig,
   type CachedExplanation,
@@ -59,7 +60,8 @@ const publish = (data: ExplanationJob, id: string) =>
 const requestNow = (data: ExplanationJob, id: string) =>
   interactive.add(EXPLANATION_REQUEST_NAME, data, { jobId: id });
 
-const namespace = () => writerNamespace(config.llm.provider === 'openai' ? config.llm.model : 'template');
+const namespace = () =>
+  writerNamespace(config.llm.provider === 'openai' ? config.llm.model : 'template', servedModel(config).kind);
 
 async function explanations(userId: string, productIds: string[]): Promise<CachedExplanation[]> {
   return eventually(async () => {
@@ -90,7 +92,8 @@ async function start(env: Record<string, string> = {}): Promise<void> {
 async function finished(queue: Queue<ExplanationJob>, id: string): Promise<Job<ExplanationJob>> {
   return eventually(async () => {
     const found = await queue.getJob(id);
-    return found && (await found.isCompleted()) ? found : undefined;
+    // read again once completed: the first read may predate the result
+    return found && (await found.isCompleted()) ? queue.getJob(id) : undefined;
   });
 }
 
@@ -153,7 +156,7 @@ describe('the explanation service with an OpenAI-compatible chat model', () => {
       status: 'ready',
     });
     // The gateway finds the sentences under the namespace the writer announced.
-    expect(await cache.activeWriter()).toBe(`${MODEL}@p2`);
+    expect(await cache.activeWriter()).toBe(`${MODEL}@p3/description`);
     const [request] = chatRequests();
     expect(request!.headers.authorization).toBe(`Bearer ${KEY}`);
     const body = request!.body as { model: string; reasoning_effort: string };

@@ -90,6 +90,13 @@ describe('the template sentence', () => {
     expect(templateSentence({ productDescription: 'X', purchases: [] })).toBe(
       'Picked to match the style of your previous purchases.',
     );
+    expect(
+      templateSentence({
+        productDescription: 'X',
+        purchases: ['BAKING SET 9 PIECE', 'JUMBO BAG RED RETROSPOT'],
+        ground: 'bought-together',
+      }),
+    ).toBe('Often bought with the Baking Set 9 Piece and the Jumbo Bag Red Retrospot you bought.');
   });
 
   it('passes its own cleaning (it is a valid tooltip sentence)', () => {

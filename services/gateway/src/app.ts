@@ -16,7 +16,7 @@ export async function createGateway(
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     // Long path segments and query strings reach the validation (a clear 400), up to these limits.
-    routerOptions: { maxParamLength: 1_000 },
+    routerOptions: { maxParamLength: 16_384 },
     bodyLimit: 64 * 1024,
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {

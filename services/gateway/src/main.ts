@@ -7,8 +7,8 @@ async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('gateway', config);
   const app = await createGateway(config, logger);
-  await app.listen(config.gatewayPort, '0.0.0.0');
-  logger.log(`listening on http://localhost:${config.gatewayPort} (API docs: /api/docs)`);
+  await app.listen(config.gatewayPort, config.gatewayHost);
+  logger.log(`listening on http://${config.gatewayHost}:${config.gatewayPort} (API docs: /api/docs)`);
 }
 
 bootstrap().catch((error: unknown) => {

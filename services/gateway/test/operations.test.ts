@@ -87,6 +87,71 @@ describe('the queue dashboard', () => {
     expect(body.queues.find((q) => q.name === 'embeddings')!.counts.waiting).toBe(1);
   });
 
+  it('is read-only in production, and the development password never makes it writable beyond loopback', async () => {
+    const cases = [
+      {
+        env: { NODE_ENV: 'production', QUEUE_DASHBOARD_PASSWORD: PASSWORD },
+        user: 'admin',
+        password: PASSWORD,
+        writable: false,
+      },
+      {
+        env: { NODE_ENV: 'development', GATEWAY_HOST: '0.0.0.0' },
+        user: 'admin',
+        password: 'admin',
+        writable: false,
+      },
+      {
+        env: { NODE_ENV: 'development', GATEWAY_HOST: '127.0.0.1' },
+        user: 'admin',
+        password: 'admin',
+        writable: true,
+      },
+      {
+        env: {
+          NODE_ENV: 'production',
+          QUEUE_DASHBOARD_PASSWORD: PASSWORD,
+          QUEUE_DASHBOARD_READ_ONLY: 'false',
+        },
+        user: 'admin',
+        password: PASSWORD,
+        writable: true,
+      },
+    ];
+    for (const { env, user, password, writable } of cases) {
+      const config = loadConfig({
+        ...process.env,
+        QUEUE_DASHBOARD_USER: undefined,
+        QUEUE_DASHBOARD_PASSWORD: undefined,
+        ...env,
+        RECOMMENDATION_PORT: String(stack.config.recommendation.port),
+      });
+      const logs: string[] = [];
+      const record = (message: unknown) => void logs.push(String(message));
+      const gateway = await createGateway(config, { log: record, warn: record, error: record });
+      await gateway.listen(0, '127.0.0.1');
+      const url = `${await gateway.getUrl()}/admin/queues/api/queues`;
+      const headers = { authorization: basic(user, password) };
+      try {
+        const read = await fetch(url, { headers });
+        expect(read.status).toBe(200);
+        const pause = await fetch(`${url}/pause`, { method: 'PUT', headers });
+        expect({ env, status: pause.status }).toEqual({ env, status: writable ? 200 : 405 });
+        if (writable) {
+          await fetch(`${url}/resume`, { method: 'PUT', headers });
+        } else {
+          expect(await pause.json()).toMatchObject({
+            statusCode: 405,
+            message: 'the queue dashboard is read-only (QUEUE_DASHBOARD_READ_ONLY)',
+          });
+          expect(logs.join('\n')).toMatch(/read-only/);
+        }
+      } finally {
+        await gateway.close();
+      }
+    }
+  });
+
   it('is not started in production with no password or a default one', async () => {
     for (const password of [undefined, 'admin']) {
       const config = loadConfig({

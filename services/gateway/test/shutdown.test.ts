@@ -123,7 +123,7 @@ describe('SIGTERM in the middle of work', () => {
       queuePrefix: config.queuePrefix,
       ...config.explanations,
     });
-    const namespace = writerNamespace(config.llm.model);
+    const namespace = writerNamespace(config.llm.model, config.recommender.model);
     await resetDatabase(db);
     await insertShop(db, {
       products: ['A', 'B', 'C', 'D', 'P'].map((id) => ({ product_id: id, description: `LANTERN ${id}` })),

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type AppConfig } from '@retail/common';
 import { freePort, runCli, startProcess, type RunningProcess } from '@retail/common/testing';
@@ -34,7 +35,10 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-export async function startStack(env: Record<string, string> = {}): Promise<TestStack> {
+export async function startStack(
+  env: Record<string, string> = {},
+  { logger = false }: { logger?: LoggerService | false } = {},
+): Promise<TestStack> {
   const port = await freePort();
   const serviceEnv = {
     RECOMMENDATION_PORT: String(port),
@@ -56,14 +60,14 @@ export async function startStack(env: Record<string, string> = {}): Promise<Test
     },
   } as TestStack;
   await stack.startRecommendation();
-  const gateway = await createGateway(config, false);
+  const gateway = await createGateway(config, logger);
   await gateway.listen(0, '127.0.0.1');
   const url = await gateway.getUrl();
   return Object.assign(stack, {
     gateway,
     url,
     async get(path: string) {
-      const response = await fetch(`${url}${path}`);
+      const response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(15_000) });
       const text = await response.text();
       let body: unknown;
       try {

@@ -1,11 +1,16 @@
-import { withTransaction, silentProgress, type Database, type ProgressReporter } from '@retail/common';
+import {
+  looksBinary,
+  silentProgress,
+  withTransaction,
+  type Database,
+  type ProgressReporter,
+} from '@retail/common';
 import { resolveColumns } from './cleaning/columns.js';
 import { ProductCatalogBuilder } from './cleaning/product-catalog.js';
 import { PurchaseAggregator } from './cleaning/purchase-aggregator.js';
 import { DROP_RULES, cleanRecord, type DropRule } from './cleaning/row-cleaner.js';
 import { IngestionInputError } from './errors.js';
 import { IngestionRepository, type MergeCounts, type TableCounts } from './ingestion.repository.js';
-import { looksBinary } from './printable.js';
 import { openRecordSource, type RecordBatch, type RecordSource } from './source/record-source.js';
 
 export interface MalformedRow {

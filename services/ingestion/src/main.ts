@@ -1,13 +1,12 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
 import {
-  ConfigError,
   QueueNames,
   connectDatabase,
   createProgressReporter,
   createQueue,
   enqueueMissingEmbeddings,
   loadConfig,
+  runCommand,
   type AppConfig,
   type Database,
   type EmbeddingJobData,
@@ -15,7 +14,6 @@ import {
 } from '@retail/common';
 import { IngestionInputError } from './errors.js';
 import { IngestionService } from './ingestion.service.js';
-import { oneLine } from './printable.js';
 import { formatReport } from './report.js';
 
 const USAGE = `Usage: npm run ingest -- [--file PATH] [--no-embeddings] [--if-empty]
@@ -37,58 +35,42 @@ async function queueEmbeddings(db: Database, config: AppConfig): Promise<Enqueue
   }
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      file: { type: 'string' },
-      'no-embeddings': { type: 'boolean', default: false },
-      'if-empty': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const config = loadConfig();
-  const file = values.file ?? config.dataFile;
-  const db = await connectDatabase(config.databaseUrl, { max: 2, applicationName: 'ingestion' });
-  try {
-    if (values['if-empty']) {
-      const { rows } = await db.query<{ n: number }>('SELECT count(*) AS n FROM customers');
-      if (rows[0]!.n > 0) {
-        console.log(`ingest: the database already holds ${rows[0]!.n} customers; nothing to do (--if-empty)`);
-        return 0;
-      }
-    }
-    const progress = createProgressReporter();
-    const report = await new IngestionService(db, progress).ingest(file).catch((error: unknown) => {
-      // On a terminal, end the progress bar's line (and show the cursor again) before the error line.
-      if (process.stderr.isTTY) progress.stop();
-      throw error;
-    });
-    const embeddings = values['no-embeddings'] ? undefined : await queueEmbeddings(db, config);
-    console.log(formatReport(report, embeddings));
-    return 0;
-  } finally {
-    await db.end();
-  }
-}
-
-// Every failure ends with one line on standard error (a configuration error lists each wrong variable).
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof ConfigError) {
-      console.error(`ingest: ${error.message}`);
-      process.exit(2);
-    }
-    if (error instanceof IngestionInputError) {
-      console.error(`ingest: ${oneLine(error.message, 600)}; nothing was changed`);
-      process.exit(2);
-    }
-    const message = oneLine(error instanceof Error ? error.message : String(error));
-    console.error(`ingest failed: ${message}; nothing was changed: the previous data is intact`);
-    process.exit(1);
+runCommand({
+  name: 'ingest',
+  usage: USAGE,
+  options: {
+    file: { type: 'string' },
+    'no-embeddings': { type: 'boolean', default: false },
+    'if-empty': { type: 'boolean', default: false },
   },
-);
+  isInputError: (error) => error instanceof IngestionInputError,
+  afterFailure: (kind) =>
+    kind === 'input' ? '; nothing was changed' : '; nothing was changed: the previous data is intact',
+  async run(values) {
+    const config = loadConfig();
+    const file = values.file ?? config.dataFile;
+    const db = await connectDatabase(config.databaseUrl, { max: 2, applicationName: 'ingestion' });
+    try {
+      if (values['if-empty']) {
+        const { rows } = await db.query<{ n: number }>('SELECT count(*) AS n FROM customers');
+        if (rows[0]!.n > 0) {
+          console.log(
+            `ingest: the database already holds ${rows[0]!.n} customers; nothing to do (--if-empty)`,
+          );
+          return 0;
+        }
+      }
+      const progress = createProgressReporter();
+      const report = await new IngestionService(db, progress).ingest(file).catch((error: unknown) => {
+        // On a terminal, end the progress bar's line (and show the cursor again) before the error line.
+        if (process.stderr.isTTY) progress.stop();
+        throw error;
+      });
+      const embeddings = values['no-embeddings'] ? undefined : await queueEmbeddings(db, config);
+      console.log(formatReport(report, embeddings));
+      return 0;
+    } finally {
+      await db.end();
+    }
+  },
+});

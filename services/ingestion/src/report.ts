@@ -1,6 +1,5 @@
-import type { EnqueueResult } from '@retail/common';
+import { printable, type EnqueueResult } from '@retail/common';
 import type { IngestionReport } from './ingestion.service.js';
-import { printable } from './printable.js';
 
 const n = (value: number) => value.toLocaleString('en-GB');
 const RULE_LABELS: Record<string, string> = {

@@ -3,59 +3,27 @@
  * forwards those requests to the gateway (src/routes/api/[...path]/+server.ts).
  */
 
-export interface UserSummary {
-  user_id: string;
-  products_bought: number;
-  country: string;
-}
-
-export interface UsersPage {
-  total: number;
-  users: UserSummary[];
-}
-
-export interface Purchase {
-  product_id: string;
-  description: string;
-  times_bought: number;
-  /** Shop-local time without a zone, e.g. `2010-12-02T15:27:00`. */
-  last_purchased_at: string;
-}
-
-export interface PurchasesResponse {
-  user_id: string;
-  purchases: Purchase[];
-}
-
-export type ExplanationStatus = 'pending' | 'ready' | 'failed';
-export type ExplanationSource = 'llm' | 'template';
-
-export interface Explanation {
-  product_id: string;
-  explanation_status: ExplanationStatus;
-  /** `null` while the status is `pending`. */
-  explanation: string | null;
-  explanation_source: ExplanationSource | null;
-}
-
-export interface Recommendation extends Explanation {
-  description: string;
-  /** Cosine similarity between the product and the customer's taste, -1..1. */
-  score: number;
-}
-
-export interface RecommendationsResponse {
-  user_id: string;
-  model: string;
-  recommendations: Recommendation[];
-  /** Set (and the list empty) when none of the customer's products has a vector yet. */
-  reason?: string;
-}
-
-export interface ExplanationsResponse {
-  user_id: string;
-  explanations: Explanation[];
-}
+// The answers' types come from the API's own schemas (@retail/contracts), the same ones the gateway validates
+// and documents with: one source for the contract. Type-only imports: no schema code reaches the browser.
+export type {
+  Explanation,
+  ExplanationSource,
+  ExplanationStatus,
+  ExplanationsResponse,
+  Purchase,
+  PurchasesResponse,
+  Recommendation,
+  RecommendationsResponse,
+  UserSummary,
+  UsersPage,
+} from '@retail/contracts';
+import type {
+  ExplanationsResponse,
+  PurchasesResponse,
+  RecommendationsResponse,
+  UsersPage,
+} from '@retail/contracts';
+export { isCustomerNumber } from '@retail/contracts/rules';
 
 /** A failed API call: `status` is the HTTP status, or 0 when the web server itself could not be reached. */
 export class ApiError extends Error {
@@ -76,11 +44,6 @@ export class ApiError extends Error {
 /** True for the rejection of a request that was cancelled on purpose (the customer changed, say). */
 export function isAbort(error: unknown): boolean {
   return error instanceof DOMException && error.name === 'AbortError';
-}
-
-/** Customer numbers are digits (the gateway answers 400 to anything else). */
-export function isCustomerNumber(value: string): boolean {
-  return /^\d{1,18}$/.test(value);
 }
 
 async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {

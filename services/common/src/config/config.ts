@@ -86,8 +86,13 @@ export interface AppConfig {
   webPort: number;
   /** HTTP port of a worker's /health and /metrics (0: none). */
   metricsPort: number;
-  /** Credentials of the queue dashboard (/admin/queues on the gateway). */
-  dashboard: { user: string; password: string | undefined };
+  /** Where the gateway listens: loopback by default outside production, every interface in production. */
+  gatewayHost: string;
+  /**
+   * The queue dashboard (/admin/queues on the gateway): its credentials, and whether it may change jobs
+   * (pause, retry, clean, add); read-only by default in production.
+   */
+  dashboard: { user: string; password: string | undefined; readOnly: boolean };
   /** Where the recommendation service listens (TCP, @nestjs/microservices) and the gateway finds it. */
   recommendation: { host: string; port: number; timeoutMs: number; refreshIntervalMs: number };
   /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-models.ts. */
@@ -193,6 +198,14 @@ const envSchema = z.object({
   METRICS_PORT: int(0, 65535, 0),
   QUEUE_DASHBOARD_USER: z.preprocess(emptyAsUndefined, z.string().default('admin')),
   QUEUE_DASHBOARD_PASSWORD: optionalString,
+  QUEUE_DASHBOARD_READ_ONLY: z.preprocess(
+    emptyAsUndefined,
+    z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .transform((value) => value === 'true' || value === '1')
+      .optional(),
+  ),
+  GATEWAY_HOST: z.preprocess(emptyAsUndefined, z.string().trim().optional()),
   GATEWAY_PORT: int(1, 65535, 8080),
   WEB_PORT: int(1, 65535, 3000),
   WORKER_LOCK_MS: int(1_000, 600_000, 30_000),
@@ -285,10 +298,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
       backgroundMaxAgeSeconds: e.EXPLANATION_BACKGROUND_MAX_AGE_SECONDS,
     },
     gatewayPort: e.GATEWAY_PORT,
+    gatewayHost: e.GATEWAY_HOST ?? (e.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
     webPort: e.WEB_PORT,
     workerLockMs: e.WORKER_LOCK_MS,
     metricsPort: e.METRICS_PORT,
-    dashboard: { user: e.QUEUE_DASHBOARD_USER, password: e.QUEUE_DASHBOARD_PASSWORD },
+    dashboard: {
+      user: e.QUEUE_DASHBOARD_USER,
+      password: e.QUEUE_DASHBOARD_PASSWORD,
+      readOnly: e.QUEUE_DASHBOARD_READ_ONLY ?? e.NODE_ENV === 'production',
+    },
     recommendation: {
       host: e.RECOMMENDATION_HOST,
       port: e.RECOMMENDATION_PORT,

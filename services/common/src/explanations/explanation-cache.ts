@@ -1,3 +1,5 @@
+import type { ExplanationSource } from '@retail/contracts';
+
 /**
  * The explanation cache: the contract between the explanation service, which writes one sentence per
  * (user, product), and the gateway, which reads them. Sentences live under the namespace of the writer
@@ -7,10 +9,9 @@
  */
 
 /** Bumped whenever the prompt or the context changes: sentences written for an older prompt are not shown. */
-export const PROMPT_VERSION = 'p2';
+export const PROMPT_VERSION = 'p3';
 
-export type ExplanationSource = 'llm' | 'template';
-export type ExplanationStatus = 'pending' | 'ready' | 'failed';
+export type { ExplanationSource, ExplanationStatus } from '@retail/contracts';
 
 /** What the explanation cache holds for one (writer, user, product). */
 export interface CachedExplanation {
@@ -24,9 +25,12 @@ export interface CachedExplanation {
   status: 'ready' | 'failed';
 }
 
-/** The namespace of a writer: `openai/gpt-oss-120b@p2`, `template@p2`. */
-export function writerNamespace(writer: string): string {
-  return `${writer}@${PROMPT_VERSION}`;
+/**
+ * The namespace of a writer: its model, the prompt version, and what the served recommender's picks are
+ * based on (the sentences are grounded in it): `openai/gpt-oss-120b@p3/hybrid`, `template@p3/description`.
+ */
+export function writerNamespace(writer: string, recommender: string): string {
+  return `${writer}@${PROMPT_VERSION}/${recommender}`;
 }
 
 export function parseCachedExplanation(raw: string | null): CachedExplanation | undefined {

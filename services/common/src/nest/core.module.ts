@@ -14,7 +14,11 @@ import { connectDatabase, type Database } from '../db/database.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 import { ServiceMetrics } from '../metrics/service-metrics.js';
 import { createRedis, type RedisClient } from '../redis/redis.js';
+import { withDeadline } from '../util/deadline.js';
 import { APP_CONFIG, DATABASE, METRICS, REDIS } from './tokens.js';
+
+/** How long a health check waits for a dependency before calling it down. */
+const HEALTH_DEADLINE_MS = 1_000;
 
 export interface CoreModuleOptions {
   /** Shown in pg_stat_activity and CLIENT LIST. */
@@ -51,7 +55,10 @@ class MetricsEndpoint implements OnApplicationBootstrap, OnApplicationShutdown {
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.metricsPort <= 0) return;
     this.server = await startMetricsServer(this.config.metricsPort, this.metrics, async () => {
-      const checks = await Promise.allSettled([this.db.query('SELECT 1'), this.redis.ping()]);
+      const checks = await Promise.allSettled([
+        withDeadline(this.db.query('SELECT 1'), HEALTH_DEADLINE_MS, 'Postgres'),
+        withDeadline(this.redis.ping(), HEALTH_DEADLINE_MS, 'Redis'),
+      ]);
       return checks.every((check) => check.status === 'fulfilled');
     });
     new Logger('Metrics').log(`/metrics and /health on port ${this.config.metricsPort}`);
@@ -88,7 +95,8 @@ export class CoreModule {
         {
           provide: REDIS,
           inject: [APP_CONFIG],
-          useFactory: (config: AppConfig) => createRedis(config.redisUrl, { name: options.applicationName }),
+          useFactory: (config: AppConfig) =>
+            createRedis(config.redisUrl, { name: options.applicationName, logger: new Logger('Redis') }),
         },
         { provide: METRICS, useValue: new ServiceMetrics(options.applicationName) },
         ConnectionsCloser,

@@ -1,11 +1,13 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { AppConfig } from '../config/config.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
+import { OutageLog } from '../util/outage-log.js';
 import { bullConnection } from './queues.js';
 import type { QueueName } from './queue-names.js';
 
 export interface WorkerLogger {
   debug(message: string): void;
+  log(message: string): void;
   warn(message: string): void;
   error(message: string): void;
 }
@@ -49,9 +51,14 @@ export function createQueueWorker<Data, Result>(
     prefix: config.queuePrefix,
     concurrency: options.concurrency,
     lockDuration: config.workerLockMs,
-    stalledInterval: config.workerLockMs,
+    // A job whose worker died is found by two checks in a row (the first marks it, the second moves it
+    // back), so checking often brings it back soon after its lock lapses: about WORKER_LOCK_MS + 2 s.
+    stalledInterval: stalledCheckInterval(config.workerLockMs),
     maxStalledCount: 3,
   });
+  const outage = new OutageLog(`Redis (worker of "${queue}")`, logger);
+  worker.on('ready', () => outage.ok());
+  worker.on('active', () => outage.ok());
   worker.on('completed', (job, result) => {
     metrics.jobOutcomes.inc({ queue, outcome: 'completed' });
     logger.debug(options.describe(job, result));
@@ -63,6 +70,11 @@ export function createQueueWorker<Data, Result>(
       `job ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'} failed${final ? ' for good' : ', will retry'}: ${error.message}`,
     );
   });
-  worker.on('error', (error) => logger.error(`worker error: ${error.message}`));
+  worker.on('error', (error) => outage.failed(error));
   return worker;
+}
+
+/** How often a worker looks for jobs whose worker died (a cheap script run; at least once a second). */
+export function stalledCheckInterval(lockMs: number): number {
+  return Math.max(1_000, Math.min(5_000, Math.floor(lockMs / 6)));
 }

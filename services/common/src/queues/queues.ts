@@ -1,5 +1,6 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { AppConfig } from '../config/config.js';
+import type { OutageLog } from '../util/outage-log.js';
 import type { QueueName } from './queue-names.js';
 
 /** BullMQ connection options for REDIS_URL (BullMQ opens and owns its own connections). */
@@ -17,9 +18,18 @@ export function bullConnection(config: Pick<AppConfig, 'redisUrl'>): ConnectionO
   };
 }
 
+/**
+ * A producer's (or reader's) handle on a queue. Its connection waits for Redis when Redis is away, as
+ * BullMQ does by design: callers on a request path bound their waits (withDeadline). Connection errors go to
+ * `outage` (one line when Redis goes away, one when it is back), never to the log once per retry.
+ */
 export function createQueue<Data>(
   name: QueueName,
   config: Pick<AppConfig, 'redisUrl' | 'queuePrefix'>,
+  outage?: OutageLog,
 ): Queue<Data> {
-  return new Queue<Data>(name, { connection: bullConnection(config), prefix: config.queuePrefix });
+  const queue = new Queue<Data>(name, { connection: bullConnection(config), prefix: config.queuePrefix });
+  queue.on('error', (error: Error) => outage?.failed(error));
+  queue.backend.on('ready', () => outage?.ok());
+  return queue;
 }

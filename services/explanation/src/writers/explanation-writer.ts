@@ -6,11 +6,20 @@ import type { ExplanationSource } from '@retail/common';
  */
 export type ExplanationLane = 'interactive' | 'background';
 
-/** What a sentence is written from: the recommended product and the user's closest purchases. */
+/**
+ * Why the purchases of a context relate to the product: `similar`, they resemble it (shared words and word
+ * pieces); `bought-together`, other customers who bought them often bought the product too (the purchases
+ * that pulled a co-purchase pick up).
+ */
+export type ExplanationGround = 'similar' | 'bought-together';
+
+/** What a sentence is written from: the recommended product and the user's purchases that explain it. */
 export interface ExplanationContext {
   productDescription: string;
   /** Descriptions of a handful of the user's purchases, the most relevant to this product first. */
   purchases: string[];
+  /** How those purchases relate to the product (default `similar`). */
+  ground?: ExplanationGround;
 }
 
 export interface WrittenExplanation {

@@ -17,6 +17,9 @@ export function explanationPrompt(context: ExplanationContext): ChatCompletionMe
       content: [
         'The customer previously bought:',
         ...(purchases.length > 0 ? purchases : ['- (nothing described)']),
+        ...(context.ground === 'bought-together'
+          ? ['Customers who bought these items often bought the recommended product too.']
+          : []),
         '',
         `Recommended product: ${context.productDescription}`,
         '',

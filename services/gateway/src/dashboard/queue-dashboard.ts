@@ -19,10 +19,15 @@ function same(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
+const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host);
+
 /**
  * The operators' queue dashboard (bull-board) at /admin/queues, behind HTTP basic authentication with
  * QUEUE_DASHBOARD_USER / QUEUE_DASHBOARD_PASSWORD. In production it refuses a missing or default password:
- * the dashboard is then not mounted (the API keeps running) and the log says why.
+ * the dashboard is then not mounted (the API keeps running) and the log says why. Read-only
+ * (QUEUE_DASHBOARD_READ_ONLY, the default in production) it shows everything and changes nothing: every
+ * request but GET is refused with 405. The development password never opens a writable dashboard to the
+ * network: with it, a gateway listening beyond loopback gets a read-only dashboard.
  */
 export async function mountQueueDashboard(
   fastify: FastifyInstance,
@@ -40,16 +45,27 @@ export async function mountQueueDashboard(
     );
     return false;
   }
+  let readOnly = config.dashboard.readOnly;
   if (!password) {
     password = DEVELOPMENT_PASSWORD;
     logger.warn(
       `queue dashboard: user "${user}" with the development password; set QUEUE_DASHBOARD_PASSWORD`,
     );
+    if (!readOnly && !isLoopback(config.gatewayHost)) {
+      readOnly = true;
+      logger.warn(
+        `queue dashboard read-only: the development password would open it to the network (GATEWAY_HOST=` +
+          `${config.gatewayHost}); set QUEUE_DASHBOARD_PASSWORD to change jobs from it`,
+      );
+    }
   }
 
   const board = new BullBoardFastifyAdapter();
   board.setBasePath(DASHBOARD_PATH);
-  createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue)), serverAdapter: board });
+  createBullBoard({
+    queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: readOnly })),
+    serverAdapter: board,
+  });
   await fastify.register(async (scope) => {
     await scope.register(basicAuth, {
       authenticate: { realm: 'retail queues' },
@@ -60,6 +76,14 @@ export async function mountQueueDashboard(
     // error handler would otherwise turn it into an opaque error object.
     scope.addHook('onRequest', (request, reply, done) => {
       scope.basicAuth(request, reply, (error?: Error) => {
+        if (!error && readOnly && request.method !== 'GET' && request.method !== 'HEAD') {
+          void reply.code(405).header('allow', 'GET, HEAD').send({
+            statusCode: 405,
+            error: 'Method Not Allowed',
+            message: 'the queue dashboard is read-only (QUEUE_DASHBOARD_READ_ONLY)',
+          });
+          return;
+        }
         if (!error) return done();
         void reply.code(401).header('www-authenticate', 'Basic realm="retail queues", charset="UTF-8"').send({
           statusCode: 401,
@@ -70,5 +94,8 @@ export async function mountQueueDashboard(
     });
     await scope.register(board.registerPlugin(), { prefix: DASHBOARD_PATH });
   });
+  logger.log(
+    `queue dashboard at ${DASHBOARD_PATH}, ${readOnly ? 'read-only' : 'read-write'}, user "${user}"`,
+  );
   return true;
 }

@@ -8,25 +8,23 @@ import {
   type AppConfig,
   type CachedExplanation,
   type ExplanationJob,
-  type ExplanationSource,
-  type ExplanationStatus,
   type RedisClient,
   type ServiceMetrics,
 } from '@retail/common';
 import { APP_CONFIG, METRICS, REDIS } from '@retail/common/nest';
 import { QueuesService } from '../queues/queues.service.js';
 
-export interface ExplanationView {
-  product_id: string;
-  explanation_status: ExplanationStatus;
-  explanation: string | null;
-  explanation_source: ExplanationSource | null;
-}
+import type { Explanation } from '@retail/contracts';
+
+/** One product's explanation as every answer carries it. */
+export type ExplanationView = Explanation;
 
 /** How long the writer's namespace is trusted before it is read again. */
 const NAMESPACE_TTL_MS = 2_000;
 /** Repeated polls for the same sentences queue one request in this span (BullMQ deduplicates the rest). */
 const REQUEST_REPEAT_MS = 1_000;
+/** Requests still waiting for Redis (while it is away) beyond which new ones are not queued. */
+const MAX_REQUESTS_IN_FLIGHT = 200;
 
 /**
  * The gateway's side of the explanations: reads the sentences the explanation service wrote (under the
@@ -42,6 +40,7 @@ export class ExplanationLookupService {
   private readonly giveUpMs: number;
   private namespace: { value: string | undefined; readAt: number } = { value: undefined, readAt: 0 };
   private readonly recentRequests = new Map<string, number>();
+  private requestsInFlight = 0;
   private requestsFailing = false;
 
   constructor(
@@ -110,7 +109,9 @@ export class ExplanationLookupService {
     const id = explanationRequestId(userId, productIds);
     const now = Date.now();
     if ((this.recentRequests.get(id) ?? 0) > now - REQUEST_REPEAT_MS) return;
+    if (this.requestsInFlight >= MAX_REQUESTS_IN_FLIGHT) return; // Redis is away: they stay pending
     this.recentRequests.set(id, now);
+    this.requestsInFlight++;
     if (this.recentRequests.size > 10_000) this.forgetOldRequests(now);
     const job: ExplanationJob = {
       user_id: userId,
@@ -131,7 +132,8 @@ export class ExplanationLookupService {
             this.logger.warn(`explanation requests cannot be queued: ${(error as Error).message}`);
           this.requestsFailing = true;
         },
-      );
+      )
+      .finally(() => this.requestsInFlight--);
   }
 
   private forgetOldRequests(now: number): void {

@@ -1,15 +1,27 @@
-import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Database, RedisClient } from '@retail/common';
+import type { FastifyReply } from 'fastify';
+import { withDeadline, type Database, type RedisClient } from '@retail/common';
+import {
+  liveness,
+  readiness,
+  unreadiness,
+  type DependencyCheck,
+  type Readiness,
+  type Unreadiness,
+} from '@retail/contracts';
 import { DATABASE, REDIS } from '@retail/common/nest';
 import { RecommendationClient } from '../recommendation-client/recommendation.client.js';
 import { QueuesService } from '../queues/queues.service.js';
 
-type Check = { ok: true } | { ok: false; error: string };
+type Check = DependencyCheck;
 
-async function check(probe: () => Promise<unknown>): Promise<Check> {
+/** How long readiness waits for each dependency: an answer within seconds, whatever is down. */
+const CHECK_DEADLINE_MS = 1_000;
+
+async function check(what: string, probe: () => Promise<unknown>): Promise<Check> {
   try {
-    await probe();
+    await withDeadline(probe(), CHECK_DEADLINE_MS, what);
     return { ok: true };
   } catch (error) {
     return { ok: false, error: error instanceof Error ? error.message : String(error) };
@@ -28,27 +40,38 @@ export class HealthController {
 
   @Get()
   @ApiOperation({ summary: 'Liveness: the gateway process answers' })
-  @ApiOkResponse({ schema: { type: 'object', properties: { status: { type: 'string', example: 'ok' } } } })
+  @ApiOkResponse({ standardSchema: liveness })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
   @ApiOperation({ summary: 'Readiness: Postgres, Redis, the recommendation service and the queues answer' })
-  @ApiOkResponse({ description: 'every dependency answers' })
-  @ApiResponse({ status: 503, description: 'a dependency is down (the body says which)' })
-  async ready(): Promise<Record<string, unknown>> {
+  @ApiOkResponse({ description: 'every dependency answers', standardSchema: readiness })
+  @ApiResponse({
+    status: 503,
+    description: 'a dependency is down (the body says which)',
+    standardSchema: unreadiness,
+  })
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<Readiness | Unreadiness> {
     const [postgres, redis, recommendation, queues] = await Promise.all([
-      check(() => this.db.query('SELECT 1')),
-      check(() => this.redis.ping()),
-      check(() => this.recommendation.health()),
-      check(() => this.queues.states()),
+      check('Postgres', () => this.db.query('SELECT 1')),
+      check('Redis', () => this.redis.ping()),
+      check('the recommendation service', () => this.recommendation.health()),
+      check('the queues', () => this.queues.states()),
     ]);
     const checks = { postgres, redis, recommendation, queues };
     const ok = Object.values(checks).every((c) => c.ok);
-    const body = { status: ok ? 'ready' : 'unavailable', checks };
-    if (!ok) throw new ServiceUnavailableException({ message: describe(checks), checks });
-    return body;
+    if (ok) return { status: 'ready', checks };
+    // The error shape every failure has, plus what each dependency answered.
+    void reply.status(503);
+    return {
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: describe(checks),
+      status: 'unavailable',
+      checks,
+    };
   }
 }
 

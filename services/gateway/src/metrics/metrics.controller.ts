@@ -24,7 +24,7 @@ export class MetricsController {
         this.metrics.queueOldestWaiting.set({ queue }, state.oldestWaitingSeconds);
       }
     } catch {
-      // Redis is away: the other families still answer.
+      // Redis is away (states() gives up after a second): the other families still answer.
     }
     await reply.header('content-type', this.metrics.contentType).send(await this.metrics.metrics());
   }

@@ -1,6 +1,13 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { QueueNames, createQueue, type AppConfig, type QueueName } from '@retail/common';
+import {
+  OutageLog,
+  QueueNames,
+  createQueue,
+  withDeadline,
+  type AppConfig,
+  type QueueName,
+} from '@retail/common';
 import { APP_CONFIG } from '@retail/common/nest';
 
 export interface QueueState {
@@ -19,8 +26,9 @@ export class QueuesService implements OnApplicationShutdown {
   private readonly byName: Map<QueueName, Queue>;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    const outage = new OutageLog('Redis (queues)', new Logger(QueuesService.name));
     this.byName = new Map(
-      Object.values(QueueNames).map((name: QueueName) => [name, createQueue(name, config)]),
+      Object.values(QueueNames).map((name: QueueName) => [name, createQueue(name, config, outage)]),
     );
   }
 
@@ -32,8 +40,15 @@ export class QueuesService implements OnApplicationShutdown {
     return this.byName.get(name)!;
   }
 
-  /** Jobs per state, and the age of the oldest waiting job, per queue. */
-  async states(): Promise<Record<string, QueueState>> {
+  /**
+   * Jobs per state, and the age of the oldest waiting job, per queue; fails after `deadlineMs` when Redis
+   * does not answer (the queues' connections wait for it by design).
+   */
+  states(deadlineMs = 1_000): Promise<Record<string, QueueState>> {
+    return withDeadline(this.readStates(), deadlineMs, 'the queues (Redis)');
+  }
+
+  private async readStates(): Promise<Record<string, QueueState>> {
     const now = Date.now();
     const entries = await Promise.all(
       this.queues.map(async (queue): Promise<[string, QueueState]> => {

@@ -16,6 +16,7 @@ import {
   type ListUsersResponse,
   type PurchasesResponse,
   type RecommendationsResponse,
+  type UserExistsResponse,
   type ServiceMetrics,
 } from '@retail/common';
 import { APP_CONFIG, METRICS } from '@retail/common/nest';
@@ -41,6 +42,10 @@ export class RecommendationClient implements OnApplicationShutdown {
 
   listUsers(request: ListUsersRequest): Promise<ListUsersResponse> {
     return this.call(RecommendationPatterns.ListUsers, request);
+  }
+
+  exists(userId: number): Promise<UserExistsResponse> {
+    return this.call(RecommendationPatterns.UserExists, { userId });
   }
 
   purchases(userId: number): Promise<PurchasesResponse> {

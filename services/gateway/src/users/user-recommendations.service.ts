@@ -1,36 +1,20 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, NotFoundException } from '@nestjs/common';
 import type {
-  ListUsersRequest,
-  ListUsersResponse,
+  ExplanationsResponse,
+  ListUsersQuery,
   PurchasesResponse,
+  RecommendationsQuery,
   RecommendationsResponse,
-} from '@retail/common';
-import {
-  ExplanationLookupService,
-  type ExplanationView,
-} from '../explanations/explanation-lookup.service.js';
+  UsersPage,
+} from '@retail/contracts';
+import { ExplanationLookupService } from '../explanations/explanation-lookup.service.js';
 import { RecommendationClient } from '../recommendation-client/recommendation.client.js';
 
-export interface RecommendationView {
-  product_id: string;
-  description: string;
-  score: number;
-  explanation: string | null;
-  explanation_status: ExplanationView['explanation_status'];
-  explanation_source: ExplanationView['explanation_source'];
-}
-
-export interface RecommendationsView extends Omit<RecommendationsResponse, 'recommendations'> {
-  recommendations: RecommendationView[];
-}
-
-export interface ExplanationsView {
-  user_id: string;
-  explanations: ExplanationView[];
-}
-
 /** Who waits for the explanations of a recommendations answer: a person now, or nobody yet. */
-export type ExplanationUrgency = 'now' | 'background';
+export type ExplanationUrgency = RecommendationsQuery['explanations'];
+
+/** Customers known to exist, so that polling the explanations costs no call to the recommendation service. */
+const KNOWN_CUSTOMERS = 50_000;
 
 /**
  * Composes the storefront's answers: the recommendation service's lists and users, with the sentences
@@ -38,12 +22,14 @@ export type ExplanationUrgency = 'now' | 'background';
  */
 @Injectable()
 export class UserRecommendationsService {
+  private readonly known = new Set<number>();
+
   constructor(
     private readonly recommendation: RecommendationClient,
     private readonly explanations: ExplanationLookupService,
   ) {}
 
-  listUsers(query: ListUsersRequest): Promise<ListUsersResponse> {
+  listUsers(query: ListUsersQuery): Promise<UsersPage> {
     return this.recommendation.listUsers(query);
   }
 
@@ -59,7 +45,7 @@ export class UserRecommendationsService {
     userId: number,
     topN: number,
     urgency: ExplanationUrgency,
-  ): Promise<RecommendationsView> {
+  ): Promise<RecommendationsResponse> {
     const answer = await this.recommendation.recommendations(userId, topN);
     const explanations = await this.explanations.lookup(
       answer.user_id,
@@ -76,8 +62,18 @@ export class UserRecommendationsService {
   }
 
   /** What the page polls: asking for sentences means someone is waiting for them. */
-  async explanationsFor(userId: number, productIds: string[]): Promise<ExplanationsView> {
+  async explanationsFor(userId: number, productIds: string[]): Promise<ExplanationsResponse> {
+    await this.mustExist(userId);
     const id = String(userId);
     return { user_id: id, explanations: await this.explanations.lookup(id, productIds, true) };
+  }
+
+  private async mustExist(userId: number): Promise<void> {
+    if (this.known.has(userId)) return;
+    if (!(await this.recommendation.exists(userId)).exists) {
+      throw new NotFoundException(`user ${userId} has no purchase history`);
+    }
+    if (this.known.size >= KNOWN_CUSTOMERS) this.known.clear();
+    this.known.add(userId);
   }
 }

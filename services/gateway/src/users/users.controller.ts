@@ -1,24 +1,45 @@
 import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { DEFAULT_TOP_N, MAX_TOP_N, type ListUsersResponse, type PurchasesResponse } from '@retail/common';
-import type { z } from 'zod';
-import { errorResponses, schemas } from '../http/openapi.js';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import {
-  UserRecommendationsService,
-  type ExplanationUrgency,
-  type ExplanationsView,
-  type RecommendationsView,
-} from './user-recommendations.service.js';
-import {
-  explanationsUrgencyQuery,
-  isCustomerNumber,
+  customerId,
+  customerNumber,
+  errorBody,
+  explanationsQuery,
+  explanationsResponse,
   listUsersQuery,
-  productIdsQuery,
-  topNQuery,
-  userIdParam,
-} from './users.schemas.js';
+  purchasesResponse,
+  recommendationsQuery,
+  recommendationsResponse,
+  usersPage,
+  type ExplanationsResponse,
+  type ListUsersQuery,
+  type PurchasesResponse,
+  type RecommendationsQuery,
+  type RecommendationsResponse,
+  type UsersPage,
+} from '@retail/contracts';
+import type { z } from 'zod';
+import { UserRecommendationsService } from './user-recommendations.service.js';
 
-/** The storefront's API: thin; UserRecommendationsService composes the answers. */
+/** The error answers, documented from the one error schema. */
+const errors = {
+  badRequest: { status: 400, description: 'a parameter is malformed', standardSchema: errorBody },
+  notFound: {
+    status: 404,
+    description: 'no customer with purchase history has this number',
+    standardSchema: errorBody,
+  },
+  unavailable: {
+    status: 503,
+    description: 'a service behind the gateway is down',
+    standardSchema: errorBody,
+  },
+} as const;
+
+/**
+ * The storefront's API: thin. Every parameter is validated, typed and documented by its schema in
+ * @retail/contracts (the same schemas document the answers); UserRecommendationsService composes them.
+ */
 @ApiTags('users')
 @Controller('api/users')
 export class UsersController {
@@ -26,30 +47,22 @@ export class UsersController {
 
   @Get()
   @ApiOperation({ summary: 'Users with purchase history, optionally filtered by customer-number prefix' })
-  @ApiQuery({
-    name: 'query',
-    required: false,
-    description: 'customer number prefix (digits)',
-    example: '178',
-  })
-  @ApiQuery({ name: 'limit', required: false, description: '1-1000, default 50' })
-  @ApiQuery({ name: 'offset', required: false, description: 'default 0' })
-  @ApiOkResponse({ schema: schemas.usersPage })
-  @ApiResponse(errorResponses.badRequest)
-  list(
-    @Query({ schema: listUsersQuery }) query: z.output<typeof listUsersQuery>,
-  ): Promise<ListUsersResponse> {
+  @ApiOkResponse({ standardSchema: usersPage })
+  @ApiResponse(errors.badRequest)
+  list(@Query({ schema: listUsersQuery }) query: ListUsersQuery): Promise<UsersPage> {
     return this.users.listUsers(query);
   }
 
   @Get(':user_id/purchases')
   @ApiOperation({ summary: 'What the user bought (merchandise), most recent first' })
   @ApiParam({ name: 'user_id', example: '17850' })
-  @ApiOkResponse({ schema: schemas.purchases })
-  @ApiResponse(errorResponses.badRequest)
-  @ApiResponse(errorResponses.notFound)
-  @ApiResponse(errorResponses.unavailable)
-  purchases(@Param('user_id', { schema: userIdParam }) userId: number): Promise<PurchasesResponse> {
+  @ApiOkResponse({ standardSchema: purchasesResponse })
+  @ApiResponse(errors.badRequest)
+  @ApiResponse(errors.notFound)
+  @ApiResponse(errors.unavailable)
+  purchases(
+    @Param('user_id', { schema: customerNumber }) userId: z.output<typeof customerNumber>,
+  ): Promise<PurchasesResponse> {
     return this.users.purchases(customer(userId));
   }
 
@@ -67,23 +80,15 @@ export class UsersController {
       'are background work, written within the background budget or when someone polls them.',
   })
   @ApiParam({ name: 'user_id', example: '17850' })
-  @ApiQuery({ name: 'top_n', required: false, description: `1-${MAX_TOP_N}, default ${DEFAULT_TOP_N}` })
-  @ApiQuery({
-    name: 'explanations',
-    required: false,
-    enum: ['now', 'background'],
-    description: '`now` when a person waits for the explanations; default `background`',
-  })
-  @ApiOkResponse({ schema: schemas.recommendations })
-  @ApiResponse(errorResponses.badRequest)
-  @ApiResponse(errorResponses.notFound)
-  @ApiResponse(errorResponses.unavailable)
-  async recommendations(
-    @Param('user_id', { schema: userIdParam }) userId: number,
-    @Query('top_n', { schema: topNQuery }) topN: number,
-    @Query('explanations', { schema: explanationsUrgencyQuery }) urgency: ExplanationUrgency,
-  ): Promise<RecommendationsView> {
-    return this.users.recommendations(customer(userId), topN, urgency);
+  @ApiOkResponse({ standardSchema: recommendationsResponse })
+  @ApiResponse(errors.badRequest)
+  @ApiResponse(errors.notFound)
+  @ApiResponse(errors.unavailable)
+  recommendations(
+    @Param('user_id', { schema: customerNumber }) userId: z.output<typeof customerNumber>,
+    @Query({ schema: recommendationsQuery }) query: RecommendationsQuery,
+  ): Promise<RecommendationsResponse> {
+    return this.users.recommendations(customer(userId), query.top_n, query.explanations);
   }
 
   @Get(':user_id/recommendations/explanations')
@@ -95,18 +100,21 @@ export class UsersController {
       '(with the template sentence when the model was too slow, or without text when no writer answers).',
   })
   @ApiParam({ name: 'user_id', example: '17850' })
-  @ApiQuery({ name: 'product_ids', description: 'comma-separated product ids', example: '22632,84029E' })
-  @ApiOkResponse({ schema: schemas.explanations })
-  @ApiResponse(errorResponses.badRequest)
+  @ApiOkResponse({ standardSchema: explanationsResponse })
+  @ApiResponse(errors.badRequest)
+  @ApiResponse(errors.notFound)
+  @ApiResponse(errors.unavailable)
   explanationsFor(
-    @Param('user_id', { schema: userIdParam }) userId: number,
-    @Query('product_ids', { schema: productIdsQuery }) productIds: string[],
-  ): Promise<ExplanationsView> {
-    return this.users.explanationsFor(customer(userId), productIds);
+    @Param('user_id', { schema: customerNumber }) userId: z.output<typeof customerNumber>,
+    @Query({ schema: explanationsQuery }) query: z.output<typeof explanationsQuery>,
+  ): Promise<ExplanationsResponse> {
+    return this.users.explanationsFor(customer(userId), query.product_ids);
   }
 }
 
-function customer(userId: number): number {
-  if (!isCustomerNumber(userId)) throw new NotFoundException(`user ${userId} has no purchase history`);
-  return userId;
+/** The customer number as a number; a number no customer can have is a 404, quoted as given. */
+function customer(digits: string): number {
+  const id = customerId(digits);
+  if (id === undefined) throw new NotFoundException(`user ${digits} has no purchase history`);
+  return id;
 }

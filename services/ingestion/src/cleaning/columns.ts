@@ -1,5 +1,5 @@
+import { printable } from '@retail/common';
 import { IngestionInputError } from '../errors.js';
-import { printable } from '../printable.js';
 
 /** The columns the cleaning rules need, by their names in the UCI file. */
 export const REQUIRED_COLUMNS = [

@@ -1,3 +1,4 @@
+import { printable } from '@retail/common';
 import type { ColumnIndex } from './columns.js';
 import {
   normaliseDescription,
@@ -7,7 +8,6 @@ import {
   parsePrice,
   parseQuantity,
 } from './normalise.js';
-import { printable } from '../printable.js';
 
 /** The cleaning rules of DESIGN.md, in the order they are checked; a row is counted under the first it fails. */
 export const DROP_RULES = [

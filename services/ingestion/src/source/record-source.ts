@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { oneLine } from '@retail/common';
 import { IngestionInputError } from '../errors.js';
-import { oneLine } from '../printable.js';
 import { csvRecordBatches } from './csv-source.js';
 import { downloadDataFile } from './download.js';
 

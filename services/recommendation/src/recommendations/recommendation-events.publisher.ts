@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import {
+  OutageLog,
   QueueNames,
   RECOMMENDATION_EVENT_NAME,
   createQueue,
   recommendationEventId,
   recommendationEventOptions,
+  withDeadline,
   type AppConfig,
   type ExplanationJob,
   type RecommendedProduct,
@@ -17,6 +19,10 @@ const REMEMBERED_EVENTS = 50_000;
 /** Answers are gathered this long, then published together (one Redis round trip). */
 const BATCH_MS = 20;
 const MAX_BATCH = 500;
+/** A publication that Redis does not acknowledge in this time counts as failed (it may still land later). */
+const PUBLISH_DEADLINE_MS = 2_000;
+/** Publications still waiting for Redis beyond which new batches are not even tried. */
+const MAX_FLUSHING = 20;
 
 interface PendingEvent {
   id: string;
@@ -39,9 +45,13 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
   private readonly pending = new Map<string, PendingEvent>();
   private readonly flushing = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly outage = new OutageLog(
+    'Redis (recommendation events: answers are not explained until it is back)',
+    this.logger,
+  );
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.queue = createQueue<ExplanationJob>(QueueNames.Explanations, config);
+    this.queue = createQueue<ExplanationJob>(QueueNames.Explanations, config, this.outage);
   }
 
   /** Schedules the event of an answer ranked by `model`; returns at once. */
@@ -74,7 +84,7 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.settle();
-    await this.queue.close();
+    await withDeadline(this.queue.close(), PUBLISH_DEADLINE_MS, 'Redis').catch(() => undefined);
   }
 
   private flush(): void {
@@ -83,9 +93,11 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending.clear();
-    const work = this.publish(batch)
-      .catch((error: unknown) =>
-        this.logger.warn(`${batch.length} recommendation events not queued yet: ${(error as Error).message}`),
+    if (this.flushing.size >= MAX_FLUSHING) return; // Redis is away: the next identical answers try again
+    const work = withDeadline(this.publish(batch), PUBLISH_DEADLINE_MS, 'Redis')
+      .then(
+        () => this.outage.ok(),
+        (error: unknown) => this.outage.failed(error),
       )
       .finally(() => this.flushing.delete(work));
     this.flushing.add(work);

@@ -5,6 +5,7 @@ import {
   type ListUsersRequest,
   type ListUsersResponse,
   type PurchasesResponse,
+  type UserExistsResponse,
   type UserRequest,
 } from '@retail/common';
 import { UsersService } from './users.service.js';
@@ -16,6 +17,11 @@ export class UsersController {
   @MessagePattern(RecommendationPatterns.ListUsers)
   list(@Payload() request: ListUsersRequest): Promise<ListUsersResponse> {
     return this.users.list(request);
+  }
+
+  @MessagePattern(RecommendationPatterns.UserExists)
+  exists(@Payload() request: UserRequest): Promise<UserExistsResponse> {
+    return this.users.exists(request.userId);
   }
 
   @MessagePattern(RecommendationPatterns.UserPurchases)

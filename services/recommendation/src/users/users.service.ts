@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { ListUsersRequest, ListUsersResponse, PurchasesResponse } from '@retail/common';
+import type {
+  ListUsersRequest,
+  ListUsersResponse,
+  PurchasesResponse,
+  UserExistsResponse,
+} from '@retail/common';
 import { notFound } from '../errors.js';
 import { UsersRepository } from './users.repository.js';
 
@@ -13,6 +18,10 @@ export class UsersService {
       this.repository.list(query, limit, offset),
     ]);
     return { total, users };
+  }
+
+  async exists(userId: number): Promise<UserExistsResponse> {
+    return { exists: await this.repository.exists(userId) };
   }
 
   async purchases(userId: number): Promise<PurchasesResponse> {

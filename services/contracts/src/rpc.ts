@@ -1,0 +1,50 @@
+import type { ListUsersQuery, UsersPage } from './http/users.js';
+
+/**
+ * The request/response messages between the gateway and the recommendation service (@nestjs/microservices,
+ * TCP). Answers use the public API's shapes (the HTTP schemas) so that the gateway passes them through.
+ */
+export const RecommendationPatterns = {
+  ListUsers: 'users.list',
+  UserPurchases: 'users.purchases',
+  UserExists: 'users.exists',
+  Recommendations: 'users.recommendations',
+  Health: 'health',
+} as const;
+
+export type ListUsersRequest = ListUsersQuery;
+export type ListUsersResponse = UsersPage;
+export interface UserRequest {
+  userId: number;
+}
+export interface UserExistsResponse {
+  exists: boolean;
+}
+/** Answered with a RankedList; users.purchases with PurchasesResponse (the HTTP shapes). */
+export interface RecommendationsRequest {
+  userId: number;
+  topN: number;
+}
+
+/** Error codes carried by RpcException payloads; the gateway turns them into HTTP statuses. */
+export type RpcErrorCode = 'not_found' | 'bad_request' | 'unavailable';
+
+export interface RpcErrorPayload {
+  code: RpcErrorCode;
+  message: string;
+}
+
+const RPC_ERROR_CODES: readonly string[] = [
+  'not_found',
+  'bad_request',
+  'unavailable',
+] satisfies RpcErrorCode[];
+
+export function isRpcErrorPayload(value: unknown): value is RpcErrorPayload {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    RPC_ERROR_CODES.includes((value as RpcErrorPayload).code) &&
+    typeof (value as RpcErrorPayload).message === 'string'
+  );
+}

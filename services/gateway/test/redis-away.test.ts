@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { LoggerService } from '@nestjs/common';
+import type { Database, RedisClient } from '@retail/common';
+import {
+  connectTestDatabase,
+  connectTestRedis,
+  freePort,
+  resetDatabase,
+  resetRedis,
+} from '@retail/common/testing';
+import { loadCatalog, startStack, type TestStack } from './stack.js';
+
+/**
+ * Redis away (nothing listens on REDIS_URL) for the gateway and the recommendation service: every path
+ * answers within seconds, says what is down, and the log says it once, not once per retry.
+ */
+let db: Database;
+let redis: RedisClient;
+let stack: TestStack;
+const logged: string[] = [];
+
+const logger: LoggerService = {
+  log: (message: unknown) => logged.push(`log ${String(message)}`),
+  warn: (message: unknown) => logged.push(`warn ${String(message)}`),
+  error: (message: unknown) => logged.push(`error ${String(message)}`),
+  debug: () => undefined,
+  verbose: () => undefined,
+};
+
+beforeAll(async () => {
+  db = await connectTestDatabase();
+  redis = connectTestRedis();
+  await resetDatabase(db);
+  await resetRedis(redis);
+  await loadCatalog('small.csv'); // with Redis there, as an operator would have
+  stack = await startStack({ REDIS_URL: `redis://127.0.0.1:${await freePort()}/15` }, { logger });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  redis.disconnect();
+  await db.end();
+});
+
+describe('with Redis away', () => {
+  it('liveness answers, readiness says 503 and names Redis and the queues, at once', async () => {
+    expect((await stack.get('/api/health')).status).toBe(200);
+    const ready = await stack.get('/api/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks).toMatchObject({
+      postgres: { ok: true },
+      recommendation: { ok: true },
+      redis: { ok: false, error: expect.any(String) },
+      queues: { ok: false, error: expect.stringMatching(/did not answer within/) },
+    });
+  });
+
+  it('/metrics answers with every family but the queue depths', async () => {
+    const metrics = await stack.get('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain('retail_http_request_duration_seconds');
+  });
+
+  it('recommendations and the polling endpoint answer, their explanations pending', async () => {
+    for (const path of [
+      '/api/users/17850/recommendations',
+      '/api/users/17850/recommendations?explanations=now',
+    ]) {
+      const { status, body } = await stack.get(path);
+      expect(status).toBe(200);
+      expect(body.recommendations.length).toBeGreaterThan(0);
+      for (const r of body.recommendations) expect(r.explanation_status).toBe('pending');
+    }
+    const polled = await stack.get('/api/users/17850/recommendations/explanations?product_ids=22632');
+    expect(polled.status).toBe(200);
+    expect(polled.body.explanations[0].explanation_status).toBe('pending');
+  });
+
+  it('logs the outage once per connection, not once per retry', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // a few reconnection attempts
+    const aboutRedis = logged.filter((line) => /redis|ECONNREFUSED/i.test(line));
+    expect(aboutRedis.length).toBeGreaterThan(0);
+    expect(aboutRedis.length).toBeLessThanOrEqual(3); // the request client, the queues, explanation requests
+    expect(logged.filter((line) => line.startsWith('error'))).toEqual([]);
+  });
+
+  it('the recommendation service still stops within seconds', async () => {
+    stack.recommendation.kill('SIGTERM');
+    const outcome = await Promise.race([
+      stack.recommendation.exited.then(() => 'exited'),
+      new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000)),
+    ]);
+    expect(outcome).toBe('exited');
+    expect(stack.recommendation.output()).not.toMatch(/ECONNREFUSED[\s\S]*ECONNREFUSED[\s\S]*ECONNREFUSED/);
+    await stack.startRecommendation(); // for close()
+  });
+});
