@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { resolveColumns } from '../src/cleaning/columns.js';
+import { REQUIRED_COLUMNS, resolveColumns } from '../src/cleaning/columns.js';
 import { isMerchandise } from '../src/cleaning/merchandise.js';
 import {
   normaliseDescription,
@@ -13,16 +13,7 @@ import { ProductCatalogBuilder } from '../src/cleaning/product-catalog.js';
 import { cleanRecord } from '../src/cleaning/row-cleaner.js';
 import { IngestionInputError } from '../src/errors.js';
 
-const HEADER = [
-  'InvoiceNo',
-  'StockCode',
-  'Description',
-  'Quantity',
-  'InvoiceDate',
-  'UnitPrice',
-  'CustomerID',
-  'Country',
-];
+const HEADER = [...REQUIRED_COLUMNS];
 const columns = resolveColumns(HEADER);
 const row = (overrides: Partial<Record<(typeof HEADER)[number], string>> = {}) => {
   const base: Record<string, string> = {

@@ -5,12 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
-import ExcelJS from 'exceljs';
 import type { Database } from '@retail/common';
 import { connectTestDatabase, resetDatabase, runCli } from '@retail/common/testing';
 import { IngestionInputError } from '../src/errors.js';
 import { IngestionService } from '../src/ingestion.service.js';
 import { defaultDataCacheDir, downloadDataFile, type DownloadOptions } from '../src/source/download.js';
+import { onlineRetailWorkbook } from './fixtures/workbook.js';
 
 /**
  * DATA_FILE as a URL (the UCI zip by default): every download comes from a local HTTP server started
@@ -80,32 +80,13 @@ function zipOf(entries: Record<string, Buffer>): Buffer {
 
 /** A small Online Retail workbook (the UCI columns): 4 rows, 3 kept by the cleaning rules. */
 async function smallWorkbook(): Promise<Buffer> {
-  const book = new ExcelJS.Workbook();
-  const sheet = book.addWorksheet('Online Retail');
-  sheet.addRow([
-    'InvoiceNo',
-    'StockCode',
-    'Description',
-    'Quantity',
-    'InvoiceDate',
-    'UnitPrice',
-    'CustomerID',
-    'Country',
-  ]);
   const at = new Date(Date.UTC(2010, 11, 1, 8, 26));
-  sheet.addRow([
-    536365,
-    '85123A',
-    'WHITE HANGING HEART T-LIGHT HOLDER',
-    6,
-    at,
-    2.55,
-    17850,
-    'United Kingdom',
+  const book = await onlineRetailWorkbook([
+    [536365, '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', 6, at, 2.55, 17850, 'United Kingdom'],
+    [536365, 71053, 'WHITE METAL LANTERN', 6, at, 3.39, 17850, 'United Kingdom'],
+    ['C536379', 'D', 'Discount', -1, at, 27.5, 14527, 'United Kingdom'],
+    [536370, 22728, 'ALARM CLOCK BAKELIKE PINK', 24, at, 3.75, 12583, 'France'],
   ]);
-  sheet.addRow([536365, 71053, 'WHITE METAL LANTERN', 6, at, 3.39, 17850, 'United Kingdom']);
-  sheet.addRow(['C536379', 'D', 'Discount', -1, at, 27.5, 14527, 'United Kingdom']);
-  sheet.addRow([536370, 22728, 'ALARM CLOCK BAKELIKE PINK', 24, at, 3.75, 12583, 'France']);
   return Buffer.from(await book.xlsx.writeBuffer());
 }
 

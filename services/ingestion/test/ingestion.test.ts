@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import ExcelJS from 'exceljs';
 import { SHARED_DATA_FILE, type Database } from '@retail/common';
 import { connectTestDatabase, resetDatabase, runCli, tableCounts } from '@retail/common/testing';
 import { IngestionInputError } from '../src/errors.js';
 import { IngestionService } from '../src/ingestion.service.js';
+import { onlineRetailWorkbook } from './fixtures/workbook.js';
 
 const fixture = (name: string) => path.join(import.meta.dirname, 'fixtures', name);
 const INGEST = 'services/ingestion/dist/main.js';
@@ -187,67 +187,22 @@ describe('bad input: a clear message, a non-zero exit, nothing changed', () => {
 
 describe('.xlsx, the form UCI distributes', () => {
   it('loads a workbook with real dates and numbers', async () => {
-    const workbook = new ExcelJS.Workbook();
-    const sheet = workbook.addWorksheet('Online Retail');
-    sheet.addRow([
-      'InvoiceNo',
-      'StockCode',
-      'Description',
-      'Quantity',
-      'InvoiceDate',
-      'UnitPrice',
-      'CustomerID',
-      'Country',
-    ]);
-    sheet.addRow([
-      536365,
-      '85123A',
-      'WHITE HANGING HEART T-LIGHT HOLDER',
-      6,
-      new Date(Date.UTC(2010, 11, 1, 8, 26)),
-      2.55,
-      17850,
-      'United Kingdom',
-    ]);
-    sheet.addRow([
-      536365,
-      71053,
-      'WHITE METAL LANTERN',
-      6,
-      new Date(Date.UTC(2010, 11, 1, 8, 26)),
-      3.39,
-      17850,
-      'United Kingdom',
-    ]);
-    sheet.addRow([
-      'C536379',
-      'D',
-      'Discount',
-      -1,
-      new Date(Date.UTC(2010, 11, 1, 9, 41)),
-      27.5,
-      14527,
-      'United Kingdom',
-    ]);
-    sheet.addRow([
-      536370,
-      22728,
-      'ALARM CLOCK BAKELIKE PINK',
-      24,
-      new Date(Date.UTC(2010, 11, 1, 8, 45)),
-      3.75,
-      12583,
-      'France',
-    ]);
-    sheet.addRow([
-      536371,
-      22728,
-      'ALARM CLOCK BAKELIKE PINK',
-      2,
-      new Date(Date.UTC(2010, 11, 2, 10, 0)),
-      3.75,
-      null,
-      'France',
+    const day = (d: number, h: number, m: number) => new Date(Date.UTC(2010, 11, d, h, m));
+    const workbook = await onlineRetailWorkbook([
+      [
+        536365,
+        '85123A',
+        'WHITE HANGING HEART T-LIGHT HOLDER',
+        6,
+        day(1, 8, 26),
+        2.55,
+        17850,
+        'United Kingdom',
+      ],
+      [536365, 71053, 'WHITE METAL LANTERN', 6, day(1, 8, 26), 3.39, 17850, 'United Kingdom'],
+      ['C536379', 'D', 'Discount', -1, day(1, 9, 41), 27.5, 14527, 'United Kingdom'],
+      [536370, 22728, 'ALARM CLOCK BAKELIKE PINK', 24, day(1, 8, 45), 3.75, 12583, 'France'],
+      [536371, 22728, 'ALARM CLOCK BAKELIKE PINK', 2, day(2, 10, 0), 3.75, null, 'France'],
     ]);
     const file = path.join(scratch, 'Online Retail.xlsx');
     await workbook.xlsx.writeFile(file);

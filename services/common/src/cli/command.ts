@@ -33,7 +33,7 @@ export function runCommand<O extends Options>(spec: CommandSpec<O>): void {
         console.log(spec.usage);
         return 0;
       }
-      values = parsed.values as Parsed<O>;
+      values = parsed.values;
     } catch (error) {
       console.error(`${spec.name}: ${(error as Error).message}\n\n${spec.usage}`);
       return 2;
