@@ -3,14 +3,16 @@
  * `npm run bench:api`: the recommendations endpoint through the gateway, 32 connections, on the real
  * catalog in the bench database (BENCH_DATABASE_URL, default retail_bench; loaded, embedded and trained first
  * when it is not). The recommendation service and the gateway run as their own processes, as in production,
- * once per served model (BENCH_MODELS, default description,copurchase,hybrid), BENCH_RUNS times (default 2):
+ * once per served model (BENCH_MODELS, default copurchase,hybrid,description), BENCH_RUNS times (default 2):
  *   (a)  every one of the 4,339 users once, in random order, every list ready (after the service's refresh);
  *   (a') the same right after a change of every vector of the served model (each row rewritten in one
  *        transaction, as a training or an embedding run does): no list is current when the first request
  *        comes, the service reads the new vectors and recomputes while it answers;
  *   (b)  20 s of users drawn at random, as fast as the 32 connections go, then (b') held at 1,000 requests/s
  *        (open loop, evenly spaced: see heldRate).
- * Prints the machine's load average before each run.
+ * Prints the machine's load average before each run. The description model comes last: rewriting its vectors
+ * makes the co-purchase and hybrid models stale, and a service serving them would retrain them (a minute or two
+ * of CPU) in the middle of their runs; the next invocation retrains them first (`npm run train -- --wait`).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -32,7 +34,7 @@ const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.
 const CONNECTIONS = 32;
 const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
-const MODELS = (process.env.BENCH_MODELS ?? 'description,copurchase,hybrid').split(',') as RecommenderKind[];
+const MODELS = (process.env.BENCH_MODELS ?? 'copurchase,hybrid,description').split(',') as RecommenderKind[];
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(1))

@@ -12,7 +12,10 @@
  *               embedding run does: the model's version moves and the trigger notifies), and the time until
  *               every customer's list in user_recommendations is current again (notification, reading the
  *               new vectors, computing, writing), BENCH_RUNS times (default 2).
- * BENCH_MODELS (default description,copurchase,hybrid) chooses the models. Prints the machine's load.
+ * BENCH_MODELS (default copurchase,hybrid,description) chooses the models. Prints the machine's load. The
+ * description model comes last: rewriting its vectors makes the co-purchase and hybrid models stale, and a
+ * service serving them would retrain them (a minute or two of CPU) in the middle of their runs; the next
+ * invocation retrains them first (`npm run train -- --wait`).
  */
 import { loadavg } from 'node:os';
 import path from 'node:path';
@@ -34,7 +37,7 @@ import { RankingInputsRepository } from '../ranking/ranking-inputs.repository.js
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
-const MODELS = (process.env.BENCH_MODELS ?? 'description,copurchase,hybrid').split(',') as RecommenderKind[];
+const MODELS = (process.env.BENCH_MODELS ?? 'copurchase,hybrid,description').split(',') as RecommenderKind[];
 const COLD_SAMPLE = 500;
 
 const load = () =>
@@ -176,7 +179,10 @@ async function endToEnd(db: Database, kind: RecommenderKind, env: Record<string,
       .output()
       .split('\n')
       .filter((line) => /RankingStore|RecommendationRefresher/.test(line))
-      .map((line) => `    ${line.replace(/^.*?(LOG|WARN) /, '')}`);
+      .map(
+        (line) =>
+          `    ${(/"message":"([^"]*)"/.exec(line) ?? [line, line.replace(/^.*?(LOG|WARN) /, '')])[1]}`,
+      );
     console.log(lines.join('\n'));
   } finally {
     service.kill('SIGTERM');
