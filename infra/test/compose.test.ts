@@ -158,9 +158,11 @@ function configVariables(): string[] {
 }
 
 const services = (doc: Doc) => doc.services as Record<string, Doc>;
-/** The containers of the app image (those built from infra/docker/Dockerfile). */
+/** The containers of the app image (the one built from infra/docker/Dockerfile). */
 const appServices = (doc: Doc) =>
-  Object.fromEntries(Object.entries(services(doc)).filter(([, service]) => service.build !== undefined));
+  Object.fromEntries(
+    Object.entries(services(doc)).filter(([, service]) => service.image === RAW['x-app'].image),
+  );
 const environmentOf = (service: Doc): Env =>
   Object.fromEntries(
     Object.entries((service.environment ?? {}) as Record<string, unknown>).map(([key, value]) => [
@@ -282,14 +284,19 @@ describe('docker-compose.yml', () => {
       expect(service.entrypoint).toBeUndefined();
       expect(environmentOf(service)).toMatchObject(step.env ?? {});
     }
-    // One image for all of them.
+    // One image for all of them, built once: by the first step, the only service with a build section.
+    expect(RAW['x-app'].image).toMatch(/^[a-z0-9./-]+:[a-z0-9.-]+$/);
+    expect(RAW['x-app'].build).toBeUndefined();
+    const builders = Object.entries(services(RAW)).filter(([, service]) => service.build !== undefined);
     expect(
-      new Set(Object.values(apps).map((service) => JSON.stringify([service.image, service.build]))),
-    ).toEqual(
-      new Set([
-        JSON.stringify([RAW['x-app'].image, { context: '.', dockerfile: 'infra/docker/Dockerfile' }]),
-      ]),
-    );
+      builders.map(([name, service]) => [name, service.image, service.build, service.pull_policy]),
+    ).toEqual([
+      [STEPS[0]!.name, RAW['x-app'].image, { context: '.', dockerfile: 'infra/docker/Dockerfile' }, 'build'],
+    ]);
+    // The others never ask a registry for it (Compose would try, and print an error per service).
+    for (const [name, service] of Object.entries(apps).filter(([, s]) => s.build === undefined)) {
+      expect({ name, pull_policy: service.pull_policy }).toEqual({ name, pull_policy: 'never' });
+    }
   });
 
   it('starts in order: one-shot steps complete, long-running services are healthy, before what needs them', () => {
@@ -345,6 +352,13 @@ describe('docker-compose.yml', () => {
         ]);
       }
     }
+  });
+
+  it('checks liveness, not readiness: a dependency that is down does not make a container unhealthy', () => {
+    const all = services(interpolated({}).doc);
+    const tests = Object.values(all).map((service) => JSON.stringify(service.healthcheck?.test ?? ''));
+    expect(tests.filter((test) => test.includes('/ready'))).toEqual([]);
+    expect(all.gateway!.healthcheck.test.at(-1)).toBe('http://127.0.0.1:8080/api/health');
   });
 
   it('gives every app container a valid configuration, offline (local embeddings, template sentences) without keys', () => {
@@ -517,6 +531,11 @@ describe('infra/docker/Dockerfile', () => {
     const bases = stages.filter((stage) => !byName.has(stage.image)).map((stage) => stage.image);
     expect(bases.length).toBeGreaterThan(0);
     for (const image of bases) expect(image).toMatch(new RegExp(`^node:${nvmrc.replace(/\./g, '\\.')}-`));
+  });
+
+  it('needs no image from a registry but its base: no `# syntax=` frontend to fetch', () => {
+    // BuildKit would pull the frontend image named there on every build; the built-in one reads this file.
+    expect(read('infra/docker/Dockerfile')).not.toMatch(/^#\s*syntax\s*=/im);
   });
 
   it('runs the final stage as an unprivileged user', () => {

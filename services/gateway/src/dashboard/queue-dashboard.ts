@@ -24,7 +24,9 @@ const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test
 /**
  * The operators' queue dashboard (bull-board) at /admin/queues, behind HTTP basic authentication with
  * QUEUE_DASHBOARD_USER / QUEUE_DASHBOARD_PASSWORD. In production it refuses a missing or default password:
- * the dashboard is then not mounted (the API keeps running) and the log says why. Read-only
+ * the dashboard is then not mounted (the API keeps running) and the log says why, in one line: at `log`
+ * level when no password is set (closed is the production default, not a fault), as a warning when a
+ * default password was refused. Read-only
  * (QUEUE_DASHBOARD_READ_ONLY, the default in production) it shows everything and changes nothing: every
  * request but GET is refused with 405. The development password never opens a writable dashboard to the
  * network: with it, a gateway listening beyond loopback gets a read-only dashboard.
@@ -38,11 +40,11 @@ export async function mountQueueDashboard(
   const { user } = config.dashboard;
   let password = config.dashboard.password ?? '';
   if (config.nodeEnv === 'production' && WEAK_PASSWORDS.has(password)) {
-    logger.error(
-      `queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD to a real password (NODE_ENV=production refuses ${
-        password ? 'a default password' : 'no password'
-      })`,
-    );
+    const message = `queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD to a real password to open ${DASHBOARD_PATH} (NODE_ENV=production refuses ${
+      password ? 'a default password' : 'no password'
+    })`;
+    if (password) logger.warn(message);
+    else logger.log(message);
     return false;
   }
   let readOnly = config.dashboard.readOnly;

@@ -2,13 +2,15 @@ import {
   BadRequestException,
   Inject,
   Injectable,
+  Logger,
   NotFoundException,
   ServiceUnavailableException,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { ClientProxy } from '@nestjs/microservices';
+import { ClientProxy, ClientTCP } from '@nestjs/microservices';
 import { TimeoutError, lastValueFrom, timeout } from 'rxjs';
 import {
+  OutageLog,
   RecommendationPatterns,
   isRpcErrorPayload,
   type AppConfig,
@@ -27,10 +29,16 @@ export const RECOMMENDATION_SERVICE = 'RECOMMENDATION_SERVICE';
  * The gateway's side of the @nestjs/microservices contract with the recommendation service. Every call
  * has a deadline; a service that is down or too slow becomes a 503 at once, and the next call connects
  * again by itself once the service is back.
+ *
+ * The log says when the service stops answering and when it is back, one line each (OutageLog: the reason,
+ * then how long it was away), never one line per failed call: the 503s themselves are counted in
+ * retail_rpc_duration_seconds{outcome="unavailable"}.
  */
 @Injectable()
 export class RecommendationClient implements OnApplicationShutdown {
   private readonly timeoutMs: number;
+  private readonly logger = new Logger('RecommendationClient');
+  private readonly outage: OutageLog;
 
   constructor(
     @Inject(RECOMMENDATION_SERVICE) private readonly client: ClientProxy,
@@ -38,6 +46,17 @@ export class RecommendationClient implements OnApplicationShutdown {
     @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {
     this.timeoutMs = config.recommendation.timeoutMs;
+    this.outage = new OutageLog(
+      `the recommendation service at ${config.recommendation.host}:${config.recommendation.port}`,
+      this.logger,
+    );
+    // The TCP client logs every socket error except "connection refused" at error level with its stack
+    // (in containers, `getaddrinfo ENOTFOUND recommendation` while the service's container is away), once
+    // per attempt. The same error fails the call that made the attempt, and call() reports it once.
+    if (client instanceof ClientTCP) {
+      client.handleError = (error: unknown) =>
+        this.logger.debug(`socket error: ${String((error as { message?: unknown }).message ?? error)}`);
+    }
   }
 
   listUsers(request: ListUsersRequest): Promise<ListUsersResponse> {
@@ -69,12 +88,29 @@ export class RecommendationClient implements OnApplicationShutdown {
     try {
       const answer = await lastValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.timeoutMs)));
       stop({ outcome: 'success' });
+      this.outage.ok();
       return answer;
     } catch (error) {
       const translated = this.translate(error);
       stop({ outcome: translated instanceof ServiceUnavailableException ? 'unavailable' : 'error' });
+      const unreachable = this.unreachable(error);
+      if (unreachable === undefined)
+        this.outage.ok(); // it answered, with its own error
+      else this.outage.failed(unreachable);
       throw translated;
     }
+  }
+
+  /** Why a call did not reach the service, or undefined when the service answered it. */
+  private unreachable(error: unknown): string | undefined {
+    if (error instanceof TimeoutError) return `no answer within ${this.timeoutMs} ms`;
+    if (isRpcErrorPayload(error)) return undefined;
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && /^E[A-Z]+/.test(code))
+      return typeof message === 'string' ? message : code;
+    // The connection closed with the call in flight (the service stopped or crashed).
+    if (message === 'Connection closed') return 'the connection closed';
+    return undefined;
   }
 
   private translate(error: unknown): Error {

@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { LoggerService } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadConfig, type Database, type RedisClient } from '@retail/common';
+import {
+  connectTestDatabase,
+  connectTestRedis,
+  freePort,
+  resetDatabase,
+  resetRedis,
+  startProcess,
+  type RunningProcess,
+} from '@retail/common/testing';
+import { createGateway } from '../src/app.js';
+import { loadCatalog } from './stack.js';
+
+/**
+ * What the gateway's log tells an operator: one clear line per state change, at a level that matches
+ * (a closed dashboard in production is the default, not an error; a recommendation service that goes
+ * away is one warning and its return one line, however many calls fail meanwhile), never a stack trace.
+ */
+
+interface Line {
+  level: 'log' | 'warn' | 'error' | 'debug' | 'verbose' | 'fatal';
+  text: string;
+}
+
+/** A Nest logger that keeps every line with its level and every extra argument (where stacks go). */
+function recorder(): { logger: LoggerService; lines: Line[]; about(pattern: RegExp): Line[] } {
+  const lines: Line[] = [];
+  const record =
+    (level: Line['level']) =>
+    (...args: unknown[]) =>
+      void lines.push({ level, text: args.map(String).join(' | ') });
+  return {
+    logger: {
+      log: record('log'),
+      warn: record('warn'),
+      error: record('error'),
+      debug: record('debug'),
+      verbose: record('verbose'),
+      fatal: record('fatal'),
+    },
+    lines,
+    about: (pattern) => lines.filter((line) => pattern.test(line.text)),
+  };
+}
+
+const STACK_FRAME = /\n\s+at /;
+
+let db: Database;
+let redis: RedisClient;
+
+beforeAll(async () => {
+  db = await connectTestDatabase();
+  redis = connectTestRedis();
+  await resetDatabase(db);
+  await resetRedis(redis);
+  await loadCatalog('small.csv');
+});
+
+afterAll(async () => {
+  redis.disconnect();
+  await db.end();
+});
+
+async function withGateway(
+  env: Record<string, string | undefined>,
+  run: (url: string, log: ReturnType<typeof recorder>) => Promise<void>,
+): Promise<void> {
+  const log = recorder();
+  const config = loadConfig({ ...process.env, RECOMMENDATION_TIMEOUT_MS: '2000', ...env });
+  const gateway: NestFastifyApplication = await createGateway(config, log.logger);
+  await gateway.listen(0, '127.0.0.1');
+  try {
+    await run(await gateway.getUrl(), log);
+  } finally {
+    await gateway.close();
+  }
+}
+
+describe('the production gateway without a dashboard password', () => {
+  it('says once, at log level, that the dashboard is closed; a refused default password is a warning', async () => {
+    for (const [password, level] of [
+      [undefined, 'log'],
+      ['admin', 'warn'],
+    ] as const) {
+      await withGateway({ NODE_ENV: 'production', QUEUE_DASHBOARD_PASSWORD: password }, async (url, log) => {
+        expect((await fetch(`${url}/admin/queues`)).status).toBe(404);
+        const lines = log.about(/queue dashboard/);
+        expect(lines).toEqual([
+          {
+            level,
+            text: expect.stringContaining('queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD'),
+          },
+        ]);
+        expect(log.lines.filter((line) => line.level === 'error')).toEqual([]);
+      });
+    }
+  });
+});
+
+describe('the recommendation service going away and coming back', () => {
+  let recommendation: RunningProcess | undefined;
+  const start = async (port: number) => {
+    recommendation = startProcess('services/recommendation/dist/main.js', [], {
+      RECOMMENDATION_PORT: String(port),
+      METRICS_PORT: '0',
+    });
+    await recommendation.waitFor(/listening on tcp/);
+  };
+  afterAll(async () => {
+    recommendation?.kill('SIGKILL');
+    await recommendation?.exited;
+  });
+
+  it('is one warning when it goes and one line when it is back, whatever the number of failed calls', async () => {
+    const port = await freePort();
+    await start(port);
+    await withGateway({ RECOMMENDATION_PORT: String(port) }, async (url, log) => {
+      expect((await fetch(`${url}/api/users/17850/recommendations`)).status).toBe(200);
+      expect(log.about(/recommendation service/)).toEqual([]);
+
+      recommendation!.kill('SIGKILL');
+      await recommendation!.exited;
+      const failed = [];
+      for (let i = 0; i < 8; i++) failed.push((await fetch(`${url}/api/users/17850/recommendations`)).status);
+      failed.push((await fetch(`${url}/api/health/ready`)).status);
+      expect(failed).toEqual(Array.from({ length: 9 }, () => 503));
+
+      await start(port);
+      expect((await fetch(`${url}/api/users/17850/recommendations`)).status).toBe(200);
+      expect((await fetch(`${url}/api/health/ready`)).status).toBe(200);
+
+      expect(log.about(/recommendation service/)).toEqual([
+        {
+          level: 'warn',
+          text: expect.stringMatching(/^the recommendation service at 127\.0\.0\.1:\d+ is unavailable: .+/),
+        },
+        {
+          level: 'log',
+          text: expect.stringMatching(/^the recommendation service at .+ is back after [\d.]+ s/),
+        },
+      ]);
+      expect(log.lines.filter((line) => line.level === 'error' || STACK_FRAME.test(line.text))).toEqual([]);
+    });
+  });
+
+  it('logs an unresolvable host (getaddrinfo ENOTFOUND, as in a container) once, without a stack', async () => {
+    await withGateway({ RECOMMENDATION_HOST: 'recommendation.invalid' }, async (url, log) => {
+      for (let i = 0; i < 5; i++) {
+        expect((await fetch(`${url}/api/users/17850/recommendations`)).status).toBe(503);
+      }
+      expect(log.about(/recommendation service/)).toEqual([
+        {
+          level: 'warn',
+          text: expect.stringContaining('is unavailable: getaddrinfo ENOTFOUND recommendation.invalid'),
+        },
+      ]);
+      expect(log.lines.filter((line) => line.level === 'error' || STACK_FRAME.test(line.text))).toEqual([]);
+    });
+  });
+});
