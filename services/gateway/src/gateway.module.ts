@@ -3,7 +3,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ClientsModule, Transport } from '@nestjs/microservices';
 import { StandardSchemaValidationPipe, BadRequestException } from '@nestjs/common';
 import type { AppConfig } from '@retail/common';
-import { APP_CONFIG, CoreModule } from '@retail/common/nest';
+import { APP_CONFIG, CoreModule, CorkedJsonSocket } from '@retail/common/nest';
 import { ExplanationLookupService } from './explanations/explanation-lookup.service.js';
 import { HealthController } from './health/health.controller.js';
 import { JsonErrorsFilter } from './http/json-errors.filter.js';
@@ -29,7 +29,11 @@ export class GatewayModule {
             inject: [APP_CONFIG],
             useFactory: (c: AppConfig) => ({
               transport: Transport.TCP,
-              options: { host: c.recommendation.host, port: c.recommendation.port },
+              options: {
+                host: c.recommendation.host,
+                port: c.recommendation.port,
+                socketClass: CorkedJsonSocket,
+              },
             }),
           },
         ]),

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { ConfigError, loadConfig, servedModel } from '@retail/common';
-import { createLogger } from '@retail/common/nest';
+import { CorkedJsonSocket, createLogger } from '@retail/common/nest';
 import { RecommendationModule } from './recommendation.module.js';
 
 /** The recommendation service: a TCP microservice the gateway calls (@nestjs/microservices). */
@@ -15,7 +15,7 @@ async function bootstrap(): Promise<void> {
     RecommendationModule.forRoot(config),
     {
       transport: Transport.TCP,
-      options: { host, port },
+      options: { host, port, socketClass: CorkedJsonSocket },
       logger,
     },
   );

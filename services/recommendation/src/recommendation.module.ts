@@ -6,9 +6,10 @@ import { HealthController } from './health/health.controller.js';
 import { RecommendationEventsPublisher } from './recommendations/recommendation-events.publisher.js';
 import { RecommendationRefresher } from './recommendations/recommendation-refresher.js';
 import { RecommendationsController } from './recommendations/recommendations.controller.js';
-import { RecommendationsRepository } from './recommendations/recommendations.repository.js';
 import { RecommendationsService } from './recommendations/recommendations.service.js';
-import { FactorRankingsRepository } from './recommendations/factor-rankings.repository.js';
+import { ListsWriter } from './recommendations/lists-writer.js';
+import { RankingInputsRepository } from './ranking/ranking-inputs.repository.js';
+import { RankingStore } from './ranking/ranking-store.js';
 import { ModelTrainingService } from './training/model-training.service.js';
 import { UsersController } from './users/users.controller.js';
 import { UsersRepository } from './users/users.repository.js';
@@ -25,8 +26,9 @@ export class RecommendationModule {
       providers: [
         UsersRepository,
         UsersService,
-        RecommendationsRepository,
-        FactorRankingsRepository,
+        RankingInputsRepository,
+        RankingStore,
+        ListsWriter,
         ModelTrainingService,
         RecommendationsService,
         RecommendationEventsPublisher,

@@ -1,21 +1,44 @@
 #!/usr/bin/env node
 /**
  * `npm run bench:api`: the recommendations endpoint through the gateway, 32 connections, on the real
- * catalog in the bench database (BENCH_DATABASE_URL, default retail_bench; loaded and embedded first when
- * empty). The recommendation service and the gateway run as their own processes, as in production.
- *   (a) every one of the 4,339 users once, in random order, after restarting the services (so no
- *       in-process state is warm): first with every list kept ready, then with every stored list
- *       deleted (each request then ranks the whole catalog by an exact pgvector scan);
- *   (b) 20 s of users drawn at random, as fast as the 32 connections go, then held at 1,000 requests/s.
+ * catalog in the bench database (BENCH_DATABASE_URL, default retail_bench; loaded, embedded and trained first
+ * when it is not). The recommendation service and the gateway run as their own processes, as in production,
+ * once per served model (BENCH_MODELS, default copurchase,hybrid,description), BENCH_RUNS times (default 2):
+ *   (a)  every one of the 4,339 users once, in random order, every list ready (after the service's refresh);
+ *   (a') the same right after a change of every vector of the served model (each row rewritten in one
+ *        transaction, as a training or an embedding run does): no list is current when the first request
+ *        comes, the service reads the new vectors and recomputes while it answers;
+ *   (b)  20 s of users drawn at random, as fast as the 32 connections go, then (b') held at 1,000 requests/s
+ *        (open loop, evenly spaced: see heldRate).
+ * Prints the machine's load average before each run. The description model comes last: rewriting its vectors
+ * makes the co-purchase and hybrid models stale, and a service serving them would retrain them (a minute or two
+ * of CPU) in the middle of their runs; the next invocation retrains them first (`npm run train -- --wait`).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import autocannon, { type Result } from 'autocannon';
-import { REPO_ROOT, connectDatabase, runMigrations, type Database } from '@retail/common';
+import {
+  COPURCHASE_MODEL,
+  REPO_ROOT,
+  connectDatabase,
+  hybridModel,
+  runMigrations,
+  type RecommenderKind,
+} from '@retail/common';
 import { freePort, startProcess, type RunningProcess } from '@retail/common/testing';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const CONNECTIONS = 32;
+const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';
+const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+const MODELS = (process.env.BENCH_MODELS ?? 'copurchase,hybrid,description').split(',') as RecommenderKind[];
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
 
 function cli(script: string, args: string[], env: NodeJS.ProcessEnv): void {
   const result = spawnSync(process.execPath, [path.join(REPO_ROOT, script), ...args], {
@@ -33,26 +56,107 @@ function shuffle<T>(items: T[]): T[] {
   return items;
 }
 
-function report(label: string, result: Result): void {
+function report(label: string, result: Result & { cpu: string }): void {
   const errors = result.errors + result.timeouts + result.non2xx;
   console.log(
-    `${label.padEnd(46)} ${Math.round(result.requests.average).toLocaleString('en-GB').padStart(6)} req/s   ` +
+    `  ${label.padEnd(44)} ${Math.round(result.requests.average).toLocaleString('en-GB').padStart(6)} req/s   ` +
       `p50 ${String(result.latency.p50).padStart(3)} ms   p99 ${String(result.latency.p99).padStart(3)} ms   ` +
-      `max ${String(result.latency.max).padStart(4)} ms   errors ${errors}   (${result.requests.total} requests)`,
+      `max ${String(result.latency.max).padStart(4)} ms   errors ${errors}   (${result.requests.total} requests)\n` +
+      `  ${''.padEnd(44)} ${result.cpu}`,
   );
 }
 
-async function waitForLists(db: Database, users: number): Promise<void> {
-  for (;;) {
-    const { rows } = await db.query<{ n: number }>(
-      `SELECT count(*) AS n FROM user_recommendations r JOIN customers c USING (customer_id)
-        WHERE r.purchases_hash = c.purchases_hash
-          AND r.vectors_version = (SELECT version FROM embedding_models WHERE model = r.model)`,
-    );
-    if (rows[0]!.n >= users) return;
-    process.stdout.write(`\rwaiting for the lists to be ready: ${rows[0]!.n}/${users}`);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+/**
+ * An open-loop load held at `rate` requests/s for `seconds`: request i is sent at i / rate s whatever the
+ * earlier ones are doing (keep-alive sockets, as many as needed), and its latency counts from that scheduled
+ * time, so a slow answer that delays the next sends shows in their latencies too (no coordinated omission).
+ * autocannon's rate option cannot do this: each connection sends its quota for the second back to back and
+ * then waits for the next second, which measures bursts, not a steady rate.
+ */
+async function heldRate(
+  base: string,
+  rate: number,
+  seconds: number,
+  path: () => string,
+): Promise<{ latencies: number[]; errors: number; seconds: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const url = new URL(base);
+  const total = rate * seconds;
+  const latencies: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  const send = (scheduled: number) =>
+    new Promise<void>((resolve) => {
+      const request = http.get({ host: url.hostname, port: url.port, path: path(), agent }, (response) => {
+        response.resume();
+        response.on('end', () => {
+          if (response.statusCode === 200) latencies.push(performance.now() - scheduled);
+          else errors++;
+          resolve();
+        });
+      });
+      request.on('error', () => {
+        errors++;
+        resolve();
+      });
+    });
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+    while (sent < due) inFlight.push(send(started + (sent++ * 1000) / rate));
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
+  await Promise.all(inFlight);
+  agent.destroy();
+  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
+}
+
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc; 0 elsewhere). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs `work` and prints what it cost the gateway and the recommendation service in CPU per request: a
+ * figure the other sessions on this machine disturb far less than the latencies.
+ */
+async function withCpu<T>(
+  processes: { gateway: RunningProcess; recommendation: RunningProcess },
+  work: () => Promise<T>,
+  requests: (result: T) => number,
+): Promise<T & { cpu: string }> {
+  const before = [cpuMs(processes.gateway.pid), cpuMs(processes.recommendation.pid)];
+  const result = await work();
+  const gateway = (cpuMs(processes.gateway.pid) - before[0]!) / requests(result);
+  const recommendation = (cpuMs(processes.recommendation.pid) - before[1]!) / requests(result);
+  return {
+    ...result,
+    cpu: `CPU a request: gateway ${(gateway * 1000).toFixed(0)} µs, recommendation ${(recommendation * 1000).toFixed(0)} µs`,
+  };
+}
+
+function reportHeld(
+  label: string,
+  result: { latencies: number[]; errors: number; seconds: number; cpu: string },
+): void {
+  const sorted = [...result.latencies].sort((a, b) => a - b);
+  const at = (p: number) =>
+    Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0);
+  console.log(
+    `  ${label.padEnd(44)} ${Math.round(sorted.length / result.seconds)
+      .toLocaleString('en-GB')
+      .padStart(
+        6,
+      )} req/s   p50 ${String(at(0.5)).padStart(3)} ms   p99 ${String(at(0.99)).padStart(3)} ms   ` +
+      `max ${String(at(1)).padStart(4)} ms   errors ${result.errors}   (${sorted.length} requests)\n` +
+      `  ${''.padEnd(44)} ${result.cpu}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -61,28 +165,11 @@ async function main(): Promise<void> {
     DATABASE_URL,
     QUEUE_PREFIX: 'retail-bench',
     EMBEDDING_PROVIDER: 'local',
-    RECOMMENDATION_PORT: String(await freePort()),
-    GATEWAY_PORT: String(await freePort()),
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
   };
   const db = await connectDatabase(DATABASE_URL, { max: 2, applicationName: 'bench-api' });
   const running: RunningProcess[] = [];
-  const start = async () => {
-    const recommendation = startProcess('services/recommendation/dist/main.js', [], env);
-    const gateway = startProcess('services/gateway/dist/main.js', [], env);
-    running.push(recommendation, gateway);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/api/health/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) return;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(`the services did not become ready:\n${recommendation.output()}\n${gateway.output()}`);
-  };
   const stop = async () => {
     for (const p of running.splice(0)) {
       p.kill('SIGTERM');
@@ -94,75 +181,139 @@ async function main(): Promise<void> {
       cli('services/ingestion/dist/main.js', ['--no-embeddings'], env);
     }
     cli('services/embedder/dist/embed.cli.js', ['--wait'], env);
+    if (MODELS.some((kind) => kind !== 'description')) {
+      cli('services/recommendation/dist/training/train.cli.js', ['--wait'], env);
+    }
     const users = (await db.query<{ id: string }>('SELECT customer_id::text AS id FROM customers')).rows.map(
       (r) => r.id,
     );
-    const base = `http://127.0.0.1:${env.GATEWAY_PORT}`;
-
-    // Warms the processes (code paths, connections) without touching any user's list.
-    const warmUp = () =>
-      autocannon({
-        url: base,
-        connections: CONNECTIONS,
-        duration: 3,
-        requests: [
-          {
-            setupRequest: (request) => ({
-              ...request,
-              path: `/api/users?query=${Math.floor(Math.random() * 90) + 10}&limit=1`,
-            }),
-          },
-        ],
+    for (const kind of MODELS) {
+      const model =
+        kind === 'description'
+          ? DESCRIPTION_MODEL
+          : kind === 'copurchase'
+            ? COPURCHASE_MODEL
+            : hybridModel(DESCRIPTION_MODEL);
+      const ports = { RECOMMENDATION_PORT: String(await freePort()), GATEWAY_PORT: String(await freePort()) };
+      const base = `http://127.0.0.1:${ports.GATEWAY_PORT}`;
+      const recommendation = startProcess('services/recommendation/dist/main.js', [], {
+        ...env,
+        ...ports,
+        RECOMMENDER_MODEL: kind,
+        LOG_LEVEL: 'log',
       });
+      running.push(recommendation);
+      const gateway = startProcess('services/gateway/dist/main.js', [], { ...env, ...ports });
+      running.push(gateway);
+      await recommendation.waitFor(/listening on tcp/, 60_000);
+      for (let i = 0; ; i++) {
+        const ok = await fetch(`${base}/api/health/ready`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) break;
+        if (i === 100) throw new Error(`the gateway did not become ready:\n${gateway.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      // Every list computed once (the refresher logs it).
+      await recommendation.waitFor(/refreshed \d+ lists/, 300_000);
+      let refreshes = (recommendation.output().match(/refreshed \d+ lists/g) ?? []).length;
+      console.log(`\n${kind} (${model})`);
 
-    const everyUserOnce = async (label: string) => {
-      await warmUp();
-      const queue = shuffle([...users]);
-      return autocannon({
-        url: base,
-        connections: CONNECTIONS,
-        amount: queue.length,
-        requests: [
-          { setupRequest: (request) => ({ ...request, path: `/api/users/${queue.pop()}/recommendations` }) },
-        ],
-      }).then((result) => report(label, result));
-    };
+      // Warms the processes (code paths, connections) without touching any user's list.
+      const warmUp = () =>
+        autocannon({
+          url: base,
+          connections: CONNECTIONS,
+          duration: 3,
+          requests: [
+            {
+              setupRequest: (request) => ({
+                ...request,
+                path: `/api/users?query=${Math.floor(Math.random() * 90) + 10}&limit=1`,
+              }),
+            },
+          ],
+        });
+      const everyUserOnce = () => {
+        const queue = shuffle([...users]);
+        return autocannon({
+          url: base,
+          connections: CONNECTIONS,
+          amount: queue.length,
+          requests: [
+            {
+              setupRequest: (request) => ({ ...request, path: `/api/users/${queue.pop()}/recommendations` }),
+            },
+          ],
+        });
+      };
+      const randomUsers = () =>
+        autocannon({
+          url: base,
+          connections: CONNECTIONS,
+          duration: 20,
+          requests: [
+            {
+              setupRequest: (request) => ({
+                ...request,
+                path: `/api/users/${users[Math.floor(Math.random() * users.length)]}/recommendations`,
+              }),
+            },
+          ],
+        });
+      /** Waits until the refresher has recomputed every list after the change (its log line). */
+      const refreshed = async () => {
+        refreshes++;
+        const deadline = Date.now() + 300_000;
+        while ((recommendation.output().match(/refreshed \d+ lists/g) ?? []).length < refreshes) {
+          if (Date.now() > deadline) throw new Error('the lists were not refreshed after the change');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      };
 
-    // (a) lists ready: start the services, let the refresher finish, restart them (nothing warm in memory).
-    await start();
-    await waitForLists(db, users.length);
-    console.log('');
-    await stop();
-    await start();
-    await everyUserOnce('(a) every user once, lists kept ready');
-
-    // (a') no stored list at all: every request computes its ranking.
-    await stop();
-    await db.query('DELETE FROM user_recommendations');
-    await start();
-    await everyUserOnce("(a') every user once, no stored list (cold)");
-
-    // (b) 20 s of random users (the lists are all stored again by now).
-    await waitForLists(db, users.length);
-    console.log('');
-    const randomUsers = (overallRate?: number) =>
-      autocannon({
-        url: base,
-        connections: CONNECTIONS,
-        duration: 20,
-        ...(overallRate ? { overallRate } : {}),
-        requests: [
-          {
-            setupRequest: (request) => ({
-              ...request,
-              path: `/api/users/${users[Math.floor(Math.random() * users.length)]}/recommendations`,
-            }),
-          },
-        ],
-      });
-    report('(b) 20 s of random users, as fast as it goes', await randomUsers());
-    // The same load held at the goal's rate: the latency a client sees when the system is not saturated.
-    report("(b') 20 s of random users at 1,000 req/s", await randomUsers(1_000));
+      for (let run = 1; run <= RUNS; run++) {
+        await warmUp();
+        console.log(`  load average ${load()}`);
+        const processes = { gateway, recommendation };
+        const counted = (work: () => Promise<Result>) =>
+          withCpu(processes, work, (result) => result.requests.total);
+        report(`(a) every user once, lists ready`, await counted(everyUserOnce));
+        await warmUp();
+        console.log(`  load average ${load()}`);
+        const change =
+          kind === 'description'
+            ? db.query('UPDATE product_embeddings SET embedding = embedding WHERE model = $1', [model])
+            : db.query('UPDATE product_factors SET item_vector = item_vector WHERE model = $1', [model]);
+        await change;
+        report(`(a') every user once, right after a change`, await counted(everyUserOnce));
+        await refreshed();
+        console.log(`  load average ${load()}`);
+        report('(b) 20 s of random users, as fast as it goes', await counted(randomUsers));
+        // The same load held at the goal's rate: the latency a client sees when the system is not saturated.
+        reportHeld(
+          "(b') 20 s of random users at 1,000 req/s",
+          await withCpu(
+            processes,
+            () =>
+              heldRate(
+                base,
+                1_000,
+                20,
+                () => `/api/users/${users[Math.floor(Math.random() * users.length)]}/recommendations`,
+              ),
+            (held) => held.latencies.length + held.errors,
+          ),
+        );
+      }
+      const lines = recommendation
+        .output()
+        .split('\n')
+        .filter((line) => /RankingStore|RecommendationRefresher/.test(line))
+        .map((line) => `    ${(/"message":"([^"]*)"/.exec(line) ?? [line, line])[1]}`);
+      console.log(`  the recommendation service's log:\n${lines.join('\n')}`);
+      await stop();
+    }
   } finally {
     await stop();
     await db.end();
