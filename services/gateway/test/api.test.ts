@@ -15,6 +15,7 @@ import {
   resetDatabase,
   resetRedis,
   runCli,
+  insertShop,
 } from '@retail/common/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
@@ -158,6 +159,20 @@ describe('GET /api/users/{user_id}/recommendations', () => {
     expect((await stack.get('/api/users/13047/recommendations')).body.recommendations.length).toBeGreaterThan(
       0,
     );
+  });
+
+  it('tells a customer who bought only postage and fees that there is nothing to go on, not to embed', async () => {
+    await insertShop(db, { products: [], purchases: [{ customer_id: 99001, product_id: 'POST' }] });
+    try {
+      const { status, body } = await stack.get('/api/users/99001/recommendations');
+      expect(status).toBe(200);
+      expect(body.recommendations).toEqual([]);
+      expect(body.reason).toMatch(/bought only postage, fees and other non-merchandise lines/);
+      expect(body.reason).not.toMatch(/npm run embed/);
+    } finally {
+      await db.query('DELETE FROM user_items WHERE customer_id = 99001');
+      await db.query('DELETE FROM customers WHERE customer_id = 99001');
+    }
   });
 
   it('follows new purchases: a list computed before an ingestion is not served after it', async () => {

@@ -188,6 +188,14 @@ export class RankingEngine {
     return this.customers.has(customerId);
   }
 
+  /** How many merchandise products the customer bought (postage, fees and the like left out). */
+  merchandiseBought(customerId: number): number {
+    const items = this.customers.get(customerId)?.items ?? [];
+    let count = 0;
+    for (const product of items) if (this.merchandise[product]) count++;
+    return count;
+  }
+
   customerIds(): IterableIterator<number> {
     return this.customers.keys();
   }

@@ -105,13 +105,16 @@ export class RecommendationsService {
       model,
       basis: which === 'served' ? this.served.kind : 'description',
       recommendations,
-      ...(count === 0 ? { reason: emptyReason(list, model) } : {}),
+      ...(count === 0 ? { reason: emptyReason(list, model, engine.merchandiseBought(userId)) } : {}),
       ...(fallback ? { fallback } : {}),
     };
   }
 }
 
-function emptyReason(list: RankedList, model: string): string {
+function emptyReason(list: RankedList, model: string, merchandiseBought: number): string {
+  if (merchandiseBought === 0) {
+    return 'this customer bought only postage, fees and other non-merchandise lines: there is nothing to base recommendations on';
+  }
   return list.withVectors === 0
     ? `none of the products this user bought has a vector in model ${model} yet ` +
         '(run `npm run embed` or wait for the embedder)'
