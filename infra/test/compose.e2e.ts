@@ -9,7 +9,7 @@
  *     the gateway logs the outage in one warning and its end in one line;
  *  4. `down` (volumes kept), `up` again: the page answers sooner and the ingestion is skipped;
  *  5. scale out: `down -v`, then `up --scale explanation=3 --scale embedder=2` against a local
- *     OpenAI-compatible server (services/common/src/testing/fake-openai-server.ts) on this machine, which
+ *     OpenAI-compatible server (services/testing/src/fake-openai-server.ts) on this machine, which
  *     counts the model calls: every product embedded exactly once, every sentence asked for exactly once,
  *     each replica doing part of the work, no job failed or left behind;
  *  6. `down -v`, always (also after a failure or Ctrl-C).
@@ -30,7 +30,7 @@ import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FakeOpenAiServer } from '@retail/common/testing';
+import { FakeOpenAiServer } from '@retail/testing';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PROJECT = process.env.COMPOSE_TEST_PROJECT || 'retail-compose-test';
@@ -511,7 +511,7 @@ async function main(): Promise<void> {
       `const fs = require('node:fs'); const { createRequire } = require('node:module');
        const found = ${JSON.stringify(BUILD_TOOLS)}.filter((name) => ['/app/', '/app/web/', '/app/services/gateway/']
          .some((dir) => { try { createRequire(dir).resolve(name + '/package.json'); return true; } catch { return false; } }));
-       const helpers = fs.readdirSync('/app/services').flatMap((s) => ['bench', 'testing'].map((d) => 'services/' + s + '/dist/' + d))
+       const helpers = ['bench', 'services/testing', ...fs.readdirSync('/app/services').map((s) => 'services/' + s + '/dist/bench')]
          .filter((dir) => fs.existsSync('/app/' + dir));
        console.log(JSON.stringify({ found, helpers, user: process.getuid() }));`,
     ]),

@@ -652,7 +652,9 @@ describe('the production image', () => {
       const { files, packages } = load(step.command[1]!);
       const dev = [...packages].filter(([key]) => lock[key]!.dev || lock[key]!.devOptional);
       expect({ step: step.name, dev }).toEqual({ step: step.name, dev: [] });
-      const helpers = [...files].filter((file) => /[\\/]dist[\\/](testing|bench)[\\/]/.test(file));
+      const helpers = [...files].filter((file) =>
+        /^(services[\\/]testing|bench)[\\/]/.test(path.relative(ROOT, file)),
+      );
       expect({ step: step.name, helpers }).toEqual({ step: step.name, helpers: [] });
       expect(files.size).toBeGreaterThan(1);
     }

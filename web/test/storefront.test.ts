@@ -30,7 +30,7 @@ import {
   runCli,
   startProcess,
   type RunningProcess,
-} from '@retail/common/testing';
+} from '@retail/testing';
 
 /**
  * The storefront end to end: the real data set (ingested, embedded with the local model), the

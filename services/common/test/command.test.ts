@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { runCli } from '../src/testing/index.js';
+import { runCli } from '@retail/testing';
 
 /** Every command-line entry point runs through runCommand: the same help, usage errors and exit codes. */
 describe('the command-line entry points', () => {

@@ -24,7 +24,7 @@ import {
   resetDatabase,
   resetRedis,
   startProcess,
-} from '@retail/common/testing';
+} from '@retail/testing';
 import { EmbedderModule } from '../src/embedder.module.js';
 
 const API_KEY = 'sk-test-7f3a9c1e-never-log-me';

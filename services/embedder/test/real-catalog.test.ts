@@ -18,7 +18,7 @@ import {
   resetRedis,
   runCli,
   startProcess,
-} from '@retail/common/testing';
+} from '@retail/testing';
 
 let db: Database;
 let redis: RedisClient;

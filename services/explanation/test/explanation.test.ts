@@ -30,7 +30,7 @@ import {
   resetDatabase,
   resetRedis,
   type RecordedRequest,
-} from '@retail/common/testing';
+} from '@retail/testing';
 import { ExplanationModule } from '../src/explanation.module.js';
 import type { ExplanationJobResult } from '../src/explanation.service.js';
 

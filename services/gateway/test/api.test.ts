@@ -16,7 +16,7 @@ import {
   resetRedis,
   runCli,
   insertShop,
-} from '@retail/common/testing';
+} from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 const fixtures = path.join(import.meta.dirname, '..', '..', 'ingestion', 'test', 'fixtures');

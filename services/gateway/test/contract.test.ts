@@ -9,7 +9,7 @@ import {
   resetRedis,
   startProcess,
   type RunningProcess,
-} from '@retail/common/testing';
+} from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 /**

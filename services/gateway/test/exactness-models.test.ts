@@ -19,7 +19,7 @@ import {
   resetDatabase,
   resetRedis,
   runCli,
-} from '@retail/common/testing';
+} from '@retail/testing';
 import { startStack, type TestStack } from './stack.js';
 
 const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';

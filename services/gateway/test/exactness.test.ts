@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Database, RedisClient } from '@retail/common';
-import { connectTestDatabase, connectTestRedis, resetDatabase, resetRedis } from '@retail/common/testing';
+import { connectTestDatabase, connectTestRedis, resetDatabase, resetRedis } from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 const MODEL = 'local-hashed-ngrams-v1';

@@ -16,7 +16,7 @@ import {
   resetRedis,
   startProcess,
   type RunningProcess,
-} from '@retail/common/testing';
+} from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 /** A shopper waits this long for the model before the template stands in; the gateway gives up after twice. */

@@ -10,7 +10,7 @@ import {
   resetRedis,
   runCli,
   startProcess,
-} from '@retail/common/testing';
+} from '@retail/testing';
 import { createGateway } from '../src/app.js';
 import { startStack, type TestStack } from './stack.js';
 

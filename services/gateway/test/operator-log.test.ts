@@ -10,7 +10,7 @@ import {
   resetRedis,
   startProcess,
   type RunningProcess,
-} from '@retail/common/testing';
+} from '@retail/testing';
 import { createGateway } from '../src/app.js';
 import { loadCatalog } from './stack.js';
 

@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { LoggerService } from '@nestjs/common';
 import type { Database, RedisClient } from '@retail/common';
-import {
-  connectTestDatabase,
-  connectTestRedis,
-  freePort,
-  resetDatabase,
-  resetRedis,
-} from '@retail/common/testing';
+import { connectTestDatabase, connectTestRedis, freePort, resetDatabase, resetRedis } from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 /**

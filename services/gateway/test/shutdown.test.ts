@@ -27,7 +27,7 @@ import {
   runCli,
   startProcess,
   type RunningProcess,
-} from '@retail/common/testing';
+} from '@retail/testing';
 import { startStack } from './stack.js';
 
 const fixtures = path.join(import.meta.dirname, '..', '..', 'ingestion', 'test', 'fixtures');

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type AppConfig } from '@retail/common';
-import { freePort, runCli, startProcess, type RunningProcess } from '@retail/common/testing';
+import { freePort, runCli, startProcess, type RunningProcess } from '@retail/testing';
 import { createGateway } from '../src/app.js';
 
 /** The ingestion's test fixtures. */

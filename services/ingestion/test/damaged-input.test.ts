@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import ExcelJS from 'exceljs';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withTransaction, type Database } from '@retail/common';
-import { connectTestDatabase, resetDatabase, startProcess } from '@retail/common/testing';
+import { connectTestDatabase, resetDatabase, startProcess } from '@retail/testing';
 import { IngestionInputError } from '../src/errors.js';
 import { IngestionService } from '../src/ingestion.service.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
 import type { Database } from '@retail/common';
-import { connectTestDatabase, resetDatabase, runCli } from '@retail/common/testing';
+import { connectTestDatabase, resetDatabase, runCli } from '@retail/testing';
 import { IngestionInputError } from '../src/errors.js';
 import { IngestionService } from '../src/ingestion.service.js';
 import { defaultDataCacheDir, downloadDataFile, type DownloadOptions } from '../src/source/download.js';

@@ -11,13 +11,7 @@ import {
   type EmbeddingJobData,
   type RedisClient,
 } from '@retail/common';
-import {
-  connectTestDatabase,
-  connectTestRedis,
-  resetDatabase,
-  resetRedis,
-  runCli,
-} from '@retail/common/testing';
+import { connectTestDatabase, connectTestRedis, resetDatabase, resetRedis, runCli } from '@retail/testing';
 
 let db: Database;
 let redis: RedisClient;

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LOCAL_EMBEDDING_MODEL, type Database } from '@retail/common';
-import { connectTestDatabase, resetDatabase, runCli, tableCounts } from '@retail/common/testing';
+import { connectTestDatabase, resetDatabase, runCli, tableCounts } from '@retail/testing';
 import { IngestionService } from '../src/ingestion.service.js';
 
 let db: Database;

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SHARED_DATA_FILE, type Database } from '@retail/common';
-import { connectTestDatabase, resetDatabase, runCli, tableCounts } from '@retail/common/testing';
+import { connectTestDatabase, resetDatabase, runCli, tableCounts } from '@retail/testing';
 import { IngestionInputError } from '../src/errors.js';
 import { IngestionService } from '../src/ingestion.service.js';
 import { onlineRetailWorkbook } from './fixtures/workbook.js';

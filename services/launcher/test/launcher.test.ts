@@ -12,7 +12,7 @@ import {
   resetRedis,
   startProcess,
   type RunningProcess,
-} from '@retail/common/testing';
+} from '@retail/testing';
 
 /**
  * `npm start` on free ports (never 8080/3000/4001/9101-9103, which a running demo may hold), against the

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { SHARED_DATA_FILE } from '@retail/common';
-import { runCli } from '@retail/common/testing';
+import { runCli } from '@retail/testing';
 
 const EVAL = 'services/recommendation/dist/eval/eval.cli.js';
 let dir: string;

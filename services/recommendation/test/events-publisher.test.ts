@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { QueueNames, createQueue, loadConfig, type ExplanationJob, type RedisClient } from '@retail/common';
-import { connectTestRedis, freePort, resetRedis } from '@retail/common/testing';
+import { connectTestRedis, freePort, resetRedis } from '@retail/testing';
 import type { Queue } from 'bullmq';
 import { RecommendationEventsPublisher } from '../src/recommendations/recommendation-events.publisher.js';
 

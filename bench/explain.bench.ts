@@ -25,7 +25,7 @@ import {
   runMigrations,
   type Database,
 } from '@retail/common';
-import { freePort, startProcess, type RunningProcess } from '@retail/common/testing';
+import { freePort, startProcess, type RunningProcess } from '@retail/testing';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -61,7 +61,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 
 async function main(): Promise<void> {
   await runMigrations(DATABASE_URL);
-  const fake = startProcess('services/common/dist/testing/fake-openai-server.cli.js', ['--delay-ms', '1000']);
+  const fake = startProcess('services/testing/dist/fake-openai-server.cli.js', ['--delay-ms', '1000']);
   await fake.waitFor(/listening (\S+)/);
   const prefix = `retail-bench-explain-${Date.now()}`;
   const metricsPort = await freePort();

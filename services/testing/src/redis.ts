@@ -1,4 +1,4 @@
-import { createRedis, type RedisClient } from '../redis/redis.js';
+import { createRedis, type RedisClient } from '@retail/common';
 import { TEST_REDIS_URL } from './test-env.js';
 
 export function connectTestRedis(): RedisClient {

@@ -1,4 +1,4 @@
-import { connectDatabase, type Database } from '../db/database.js';
+import { connectDatabase, type Database } from '@retail/common';
 import { TEST_DATABASE_URL } from './test-env.js';
 
 export function connectTestDatabase(): Promise<Database> {

@@ -30,9 +30,9 @@ import {
   type RecommenderKind,
   type ServedModel,
 } from '@retail/common';
-import { freePort, startProcess, type RunningProcess } from '@retail/common/testing';
-import { RankingEngine } from '../ranking/ranking-engine.js';
-import { RankingInputsRepository } from '../ranking/ranking-inputs.repository.js';
+import { freePort, startProcess, type RunningProcess } from '@retail/testing';
+import { RankingEngine } from '../services/recommendation/dist/ranking/ranking-engine.js';
+import { RankingInputsRepository } from '../services/recommendation/dist/ranking/ranking-inputs.repository.js';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LocalEmbeddingProvider } from '../embeddings/local-embedding.provider.js';
+import { LocalEmbeddingProvider } from '@retail/common';
 
 export interface RecordedRequest {
   method: string;

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { REPO_ROOT } from '../config/paths.js';
+import { REPO_ROOT } from '@retail/common';
 
 export interface CliResult {
   code: number | null;

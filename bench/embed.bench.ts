@@ -26,8 +26,8 @@ import {
   type Database,
   type EmbeddingJobData,
 } from '@retail/common';
-import { startProcess } from '@retail/common/testing';
-import { EmbedderModule } from '../embedder.module.js';
+import { startProcess } from '@retail/testing';
+import { EmbedderModule } from '../services/embedder/dist/embedder.module.js';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const PREFIX = 'retail-bench';
@@ -109,10 +109,7 @@ async function main(): Promise<void> {
     );
 
     // The 200 ms server runs in its own process, as a real API would.
-    const fake = startProcess('services/common/dist/testing/fake-openai-server.cli.js', [
-      '--delay-ms',
-      '200',
-    ]);
+    const fake = startProcess('services/testing/dist/fake-openai-server.cli.js', ['--delay-ms', '200']);
     try {
       await fake.waitFor(/listening (\S+)/);
       const baseUrl = /listening (\S+)/.exec(fake.output())![1]!;

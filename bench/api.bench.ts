@@ -28,7 +28,7 @@ import {
   runMigrations,
   type RecommenderKind,
 } from '@retail/common';
-import { freePort, startProcess, type RunningProcess } from '@retail/common/testing';
+import { freePort, startProcess, type RunningProcess } from '@retail/testing';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const CONNECTIONS = 32;

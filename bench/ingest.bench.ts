@@ -5,7 +5,7 @@
  * empty tables, then re-runs of the same file (which write nothing but the order lines).
  */
 import { connectDatabase, defaultDataFile, runMigrations } from '@retail/common';
-import { IngestionService, type IngestionReport } from '../ingestion.service.js';
+import { IngestionService, type IngestionReport } from '../services/ingestion/dist/ingestion.service.js';
 
 const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const file = process.env.DATA_FILE ?? defaultDataFile();
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const db = await connectDatabase(url, { max: 2, applicationName: 'bench-ingest' });
   try {
     await db.query(
-      'TRUNCATE customers, products, order_lines, user_items, product_embeddings, ingestion_runs',
+      'TRUNCATE customers, products, order_lines, user_items, product_embeddings, ingestion_runs CASCADE',
     );
     const service = new IngestionService(db);
     console.log(`bench:ingest  ${file}`);
