@@ -25,9 +25,9 @@ import {
   REPO_ROOT,
   connectDatabase,
   hybridModel,
-  runMigrations,
   type RecommenderKind,
 } from '@retail/common';
+import { runMigrations } from '@retail/common/migrate';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';

@@ -21,11 +21,11 @@ import {
   createRedis,
   enqueueMissingEmbeddings,
   loadConfig,
-  runMigrations,
   type AppConfig,
   type Database,
   type EmbeddingJobData,
 } from '@retail/common';
+import { runMigrations } from '@retail/common/migrate';
 import { startProcess } from '@retail/testing';
 import { EmbedderModule } from '../services/embedder/dist/embedder.module.js';
 

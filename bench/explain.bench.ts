@@ -22,9 +22,9 @@ import {
   connectDatabase,
   createQueue,
   createRedis,
-  runMigrations,
   type Database,
 } from '@retail/common';
+import { runMigrations } from '@retail/common/migrate';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';

@@ -4,7 +4,8 @@
  * (BENCH_DATABASE_URL, default retail_bench) so that it never disturbs the demo's data: one load into
  * empty tables, then re-runs of the same file (which write nothing but the order lines).
  */
-import { connectDatabase, defaultDataFile, runMigrations } from '@retail/common';
+import { connectDatabase, defaultDataFile } from '@retail/common';
+import { runMigrations } from '@retail/common/migrate';
 import { IngestionService, type IngestionReport } from '../services/ingestion/dist/ingestion.service.js';
 
 const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';

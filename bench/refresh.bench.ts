@@ -25,11 +25,11 @@ import {
   REPO_ROOT,
   connectDatabase,
   hybridModel,
-  runMigrations,
   type Database,
   type RecommenderKind,
   type ServedModel,
 } from '@retail/common';
+import { runMigrations } from '@retail/common/migrate';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
 import { RankingEngine } from '../services/recommendation/dist/ranking/ranking-engine.js';
 import { RankingInputsRepository } from '../services/recommendation/dist/ranking/ranking-inputs.repository.js';

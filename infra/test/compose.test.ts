@@ -659,6 +659,20 @@ describe('the production image', () => {
       expect(files.size).toBeGreaterThan(1);
     }
   });
+
+  it('loads in each process only the heavy libraries it uses (the shared code is split by entry point)', () => {
+    const heavy = ['openai', 'node-pg-migrate', 'cli-progress'];
+    const uses = (step: string) => {
+      const { packages } = load(STEPS.find((s) => s.name === step)!.command[1]!);
+      return heavy.filter((name) => packages.has(`node_modules/${name}`));
+    };
+    expect(uses('gateway')).toEqual([]);
+    expect(uses('web')).toEqual([]);
+    expect(uses('explanation')).toEqual(['openai']); // the chat model
+    expect(uses('embedder')).toEqual(['openai']); // the embedding model
+    expect(uses('migrate')).toEqual(['node-pg-migrate']);
+    expect(uses('ingest')).toEqual(['cli-progress']);
+  });
 });
 
 // ------------------------------------------------------------------------------------ health check script

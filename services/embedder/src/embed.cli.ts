@@ -5,7 +5,6 @@ import type { Queue } from 'bullmq';
 import {
   QueueNames,
   connectDatabase,
-  createProgressReporter,
   createQueue,
   enqueueMissingEmbeddings,
   loadConfig,
@@ -13,6 +12,7 @@ import {
   type EmbeddingJobData,
   type EmbeddingJobResult,
 } from '@retail/common';
+import { createProgressReporter } from '@retail/common/progress';
 import { EmbedderModule } from './embedder.module.js';
 
 const USAGE = `Usage: npm run embed -- [--wait] [--retry-failed]

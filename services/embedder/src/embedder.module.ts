@@ -1,5 +1,6 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
-import { createEmbeddingProvider, type AppConfig } from '@retail/common';
+import { type AppConfig } from '@retail/common';
+import { createEmbeddingProvider } from '@retail/common/embedding-providers';
 import { APP_CONFIG, CoreModule } from '@retail/common/nest';
 import { EmbeddingProcessor } from './embedding.processor.js';
 import { EmbeddingRepository } from './embedding.repository.js';

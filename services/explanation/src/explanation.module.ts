@@ -1,17 +1,12 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
-import {
-  ExplanationCacheRepository,
-  PurchaseInfluenceRepository,
-  type AppConfig,
-  type Database,
-  type RedisClient,
-} from '@retail/common';
-import { APP_CONFIG, CoreModule, DATABASE, REDIS } from '@retail/common/nest';
+import { ExplanationCacheRepository, type AppConfig, type RedisClient } from '@retail/common';
+import { APP_CONFIG, CoreModule, REDIS } from '@retail/common/nest';
 import { ExplanationContextRepository } from './context/explanation-context.repository.js';
+import { PurchaseInfluenceRepository } from './context/purchase-influence.repository.js';
 import { PurchaseRanker } from './context/purchase-ranker.js';
 import { ExplanationService } from './explanation.service.js';
 import { ExplanationWorker } from './explanation.worker.js';
-import { EXPLANATION_CACHE, EXPLANATION_WRITER, MODEL_CALL_BUDGET, PURCHASE_INFLUENCE } from './tokens.js';
+import { EXPLANATION_CACHE, EXPLANATION_WRITER, MODEL_CALL_BUDGET } from './tokens.js';
 import { createExplanationWriter } from './writers/create-explanation-writer.js';
 import { ModelCallBudget } from './writers/model-call-budget.js';
 
@@ -41,11 +36,7 @@ export class ExplanationModule {
           useFactory: (redis: RedisClient, c: AppConfig) =>
             new ExplanationCacheRepository(redis, { queuePrefix: c.queuePrefix, ...c.explanations }),
         },
-        {
-          provide: PURCHASE_INFLUENCE,
-          inject: [DATABASE],
-          useFactory: (db: Database) => new PurchaseInfluenceRepository(db),
-        },
+        PurchaseInfluenceRepository,
         ExplanationContextRepository,
         PurchaseRanker,
         ExplanationService,

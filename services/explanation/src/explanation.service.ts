@@ -6,7 +6,6 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import {
-  PurchaseInfluenceRepository,
   servedModel,
   writerNamespace,
   type AppConfig,
@@ -18,8 +17,9 @@ import {
 } from '@retail/common';
 import { APP_CONFIG, METRICS } from '@retail/common/nest';
 import { ExplanationContextRepository } from './context/explanation-context.repository.js';
+import { PurchaseInfluenceRepository } from './context/purchase-influence.repository.js';
 import { PurchaseRanker } from './context/purchase-ranker.js';
-import { EXPLANATION_CACHE, EXPLANATION_WRITER, MODEL_CALL_BUDGET, PURCHASE_INFLUENCE } from './tokens.js';
+import { EXPLANATION_CACHE, EXPLANATION_WRITER, MODEL_CALL_BUDGET } from './tokens.js';
 import type {
   ExplanationContext,
   ExplanationLane,
@@ -85,7 +85,7 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     @Inject(MODEL_CALL_BUDGET) private readonly budget: ModelCallBudget,
     private readonly contexts: ExplanationContextRepository,
     private readonly ranker: PurchaseRanker,
-    @Inject(PURCHASE_INFLUENCE) private readonly influence: PurchaseInfluenceRepository,
+    private readonly influence: PurchaseInfluenceRepository,
     @Inject(METRICS) private readonly metrics: ServiceMetrics,
   ) {
     this.served = servedModel(config);

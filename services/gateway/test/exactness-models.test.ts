@@ -227,7 +227,8 @@ describe('the co-purchase and hybrid models', () => {
   });
 
   it('names, for a pick, the purchases that pulled it up, with their exact contributions', async () => {
-    const { PurchaseInfluenceRepository } = await import('@retail/common');
+    const { PurchaseInfluenceRepository } =
+      await import('../../explanation/src/context/purchase-influence.repository.js');
     const influence = new PurchaseInfluenceRepository(db);
     const { rows } = await db.query<{ product_ids: string[] }>(
       `SELECT product_ids FROM user_recommendations WHERE customer_id = 17850 AND model = $1`,

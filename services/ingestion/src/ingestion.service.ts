@@ -1,10 +1,5 @@
-import {
-  looksBinary,
-  silentProgress,
-  withTransaction,
-  type Database,
-  type ProgressReporter,
-} from '@retail/common';
+import { looksBinary, withTransaction, type Database } from '@retail/common';
+import { silentProgress, type ProgressReporter } from '@retail/common/progress';
 import { resolveColumns } from './cleaning/columns.js';
 import { ProductCatalogBuilder } from './cleaning/product-catalog.js';
 import { PurchaseAggregator } from './cleaning/purchase-aggregator.js';

@@ -2,7 +2,6 @@
 import {
   QueueNames,
   connectDatabase,
-  createProgressReporter,
   createQueue,
   enqueueMissingEmbeddings,
   loadConfig,
@@ -12,6 +11,7 @@ import {
   type EmbeddingJobData,
   type EnqueueResult,
 } from '@retail/common';
+import { createProgressReporter } from '@retail/common/progress';
 import { IngestionInputError } from './errors.js';
 import { IngestionService } from './ingestion.service.js';
 import { formatReport } from './report.js';

@@ -1,4 +1,5 @@
-import { createEmbeddingProvider, type Database, type EmbeddingConfig } from '@retail/common';
+import { type Database, type EmbeddingConfig } from '@retail/common';
+import { createEmbeddingProvider } from '@retail/common/embedding-providers';
 import { readCleanPurchases } from '@retail/ingestion/clean-purchases';
 import type { EvalData, EvalLine } from './evaluation.js';
 

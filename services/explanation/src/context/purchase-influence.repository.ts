@@ -1,4 +1,6 @@
-import type { Database } from '../db/database.js';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Database } from '@retail/common';
+import { DATABASE } from '@retail/common/nest';
 
 /** One of a customer's purchases, and how much it pulled a recommended product up. */
 export interface PurchaseInfluence {
@@ -19,8 +21,9 @@ export interface PurchaseInfluence {
  *   so purchase j's share is proportional to the cosine between j and i; that cosine is returned.
  * Only purchases with a positive contribution are returned, the largest first, at most `limit` per product.
  */
+@Injectable()
 export class PurchaseInfluenceRepository {
-  constructor(private readonly db: Database) {}
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   async influences(
     customerId: number,
