@@ -7,8 +7,9 @@ export interface RecommendationHealth {
   postgres: boolean;
 }
 
+/** The health message pattern: the gateway's readiness asks whether this service reaches Postgres. */
 @Controller()
-export class HealthController {
+export class HealthMessagesController {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   @MessagePattern(RecommendationPatterns.Health)

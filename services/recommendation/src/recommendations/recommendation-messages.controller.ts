@@ -7,8 +7,9 @@ import {
 } from '@retail/common';
 import { RecommendationsService } from './recommendations.service.js';
 
+/** The users.recommendations message pattern: a user's ranked list, for the gateway. */
 @Controller()
-export class RecommendationsController {
+export class RecommendationMessagesController {
   constructor(private readonly recommendations: RecommendationsService) {}
 
   @MessagePattern(RecommendationPatterns.Recommendations)

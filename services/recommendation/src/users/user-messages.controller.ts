@@ -10,8 +10,9 @@ import {
 } from '@retail/common';
 import { UsersService } from './users.service.js';
 
+/** The users' message patterns (users.list, users.purchases, users.exists): the gateway's calls, answered. */
 @Controller()
-export class UsersController {
+export class UserMessagesController {
   constructor(private readonly users: UsersService) {}
 
   @MessagePattern(RecommendationPatterns.ListUsers)
