@@ -8,6 +8,7 @@
 //    the workspaces' `dependencies` reach through `dependencies` and `optionalDependencies`, resolved as
 //    Node resolves them (the nearest node_modules up the tree). A peer that a process needs at run time is
 //    also a direct dependency of a workspace (the NestJS, Fastify and bull-board packages are), so it stays.
+//    Workspaces that only the root's devDependencies name (services/testing) go too, folder and link.
 // 2. Files Node never loads: source maps, TypeScript sources and declarations, Markdown, and exceljs's
 //    browser bundles (its `browser` entry; Node loads `main`, lib/).
 //
@@ -17,7 +18,20 @@ import path from 'node:path';
 
 const dryRun = process.argv.includes('--dry-run');
 const { packages } = JSON.parse(readFileSync('package-lock.json', 'utf8'));
-const { workspaces = [] } = JSON.parse(readFileSync('package.json', 'utf8'));
+const root = JSON.parse(readFileSync('package.json', 'utf8'));
+// A workspace that only the root's devDependencies name (the test helpers, @retail/testing) is not part of
+// the image: neither its folder (npm ci leaves its package.json there) nor its link in node_modules stays.
+const workspaceName = (workspace) => packages[path.posix.normalize(workspace)]?.name;
+const neededByAnother = (name) =>
+  Object.entries(packages).some(
+    ([key, entry]) =>
+      key !== '' && !entry.link && (entry.dependencies?.[name] || entry.optionalDependencies?.[name]),
+  );
+const devOnly = (root.workspaces ?? []).filter((workspace) => {
+  const name = workspaceName(workspace);
+  return name !== undefined && root.devDependencies?.[name] !== undefined && !neededByAnother(name);
+});
+const workspaces = (root.workspaces ?? []).filter((workspace) => !devOnly.includes(workspace));
 
 /** The lockfile key Node finds for `name` required from the package at `from` (a lockfile key). */
 function resolve(from, name) {
@@ -76,6 +90,10 @@ const unused = Object.keys(packages)
     }
   });
 for (const key of unused) remove(key);
+for (const workspace of devOnly) remove(path.posix.normalize(workspace));
+console.log(
+  `development-only workspaces ${dryRun ? 'to remove' : 'removed'}: ${devOnly.join(', ') || 'none'}`,
+);
 const names = unused.map((key) => key.slice('node_modules/'.length)).sort();
 console.log(`build-only packages ${dryRun ? 'to remove' : 'removed'}: ${names.join(', ') || 'none'}`);
 
