@@ -40,24 +40,29 @@ done
 build_pgvector() {
   log "pgvector is not installed: building it from Debian's source package (about 15 s)"
   local src=/etc/apt/sources.list.d/retail-pgvector-src.sources
-  if [ ! -f "$src" ]; then
-    as_root tee "$src" >/dev/null <<'SRC'
-# Added by the retail recommender's infra/local-services.sh: source packages only (bookworm has no pgvector).
+  # For the time of `apt-get source` only (removed below).
+  as_root tee "$src" >/dev/null <<'SRC'
+# Added by the retail recommender's infra/local-services.sh while it fetches pgvector's source package
+# (bookworm has no pgvector); removed once fetched.
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-  fi
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -qq
   dpkg -s "postgresql-server-dev-$PG_MAJOR" >/dev/null 2>&1 || as_root apt-get install -y -qq "postgresql-server-dev-$PG_MAJOR" make gcc dpkg-dev >/dev/null
-  local work
   local work pg_config="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
   work=$(mktemp -d)
   chmod 755 "$work" # apt downloads as the _apt user when it can
-  (cd "$work" && apt-get source -qq pgvector >/dev/null 2>&1) || die "apt-get source pgvector failed (is deb.debian.org reachable?)"
+  local fetched=0
+  (cd "$work" && apt-get source -qq pgvector >/dev/null 2>&1) && fetched=1
+  # The trixie source list goes again, and apt forgets it: left in place, apt would report trixie's source
+  # packages (docker-compose 2.x among them) as if their binaries were installable here.
+  as_root rm -f "$src"
+  as_root apt-get update -qq
+  [ "$fetched" = 1 ] || die "apt-get source pgvector failed (is deb.debian.org reachable?)"
   (cd "$work"/pgvector-*/ && make -s PG_CONFIG="$pg_config" >/dev/null && as_root make -s install PG_CONFIG="$pg_config" >/dev/null)
   rm -rf "$work"
 }

@@ -20,13 +20,11 @@ import {
   type RedisClient,
 } from '@retail/common';
 import {
-  FakeOpenAiServer,
-  connectTestDatabase,
-  connectTestRedis,
+  closeTestStores,
   eventually,
+  FakeOpenAiServer,
   freePort,
-  resetDatabase,
-  resetRedis,
+  openTestStores,
   runCli,
   startProcess,
   type RunningProcess,
@@ -143,10 +141,7 @@ beforeAll(async () => {
   }
   mkdirSync(SHOTS, { recursive: true });
 
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
-  await resetDatabase(db);
-  await resetRedis(redis);
+  ({ db, redis } = await openTestStores());
   const ingest = await runCli('services/ingestion/dist/main.js', ['--no-embeddings']);
   expect({ code: ingest.code, stderr: ingest.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
   const embed = await runCli('services/embedder/dist/embed.cli.js', ['--wait']);
@@ -187,8 +182,7 @@ afterAll(async () => {
   await browser?.close();
   await Promise.all([stop(web), stop(explanation), stop(gateway)]);
   await stop(recommendation);
-  redis?.disconnect();
-  await db?.end();
+  await closeTestStores({ db, redis });
 });
 
 describe('the web server', () => {

@@ -15,12 +15,12 @@ import {
   type RedisClient,
 } from '@retail/common';
 import {
-  FakeOpenAiServer,
   apiError,
+  closeTestStores,
   embeddingsAnswer,
-  connectTestDatabase,
-  connectTestRedis,
   eventually,
+  FakeOpenAiServer,
+  openTestStores,
   resetDatabase,
   resetRedis,
   startProcess,
@@ -88,15 +88,13 @@ async function embed(config: AppConfig) {
 }
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
+  ({ db, redis } = await openTestStores({ empty: false }));
   fake = await FakeOpenAiServer.start();
 });
 
 afterAll(async () => {
   await fake.close();
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 beforeEach(async () => {

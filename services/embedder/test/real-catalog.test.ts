@@ -10,11 +10,10 @@ import {
   type RedisClient,
 } from '@retail/common';
 import {
-  FakeOpenAiServer,
-  connectTestDatabase,
-  connectTestRedis,
+  closeTestStores,
   eventually,
-  resetDatabase,
+  FakeOpenAiServer,
+  openTestStores,
   resetRedis,
   runCli,
   startProcess,
@@ -33,10 +32,7 @@ const vectorCounts = async (model: string) =>
   ).rows[0]!;
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
-  await resetDatabase(db);
-  await resetRedis(redis);
+  ({ db, redis } = await openTestStores());
   const ingest = await runCli('services/ingestion/dist/main.js', ['--no-embeddings']);
   expect(ingest.code).toBe(0);
   merchandise = (await db.query<{ n: number }>('SELECT count(*) AS n FROM products WHERE is_merchandise'))
@@ -45,8 +41,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 describe('the real catalog', () => {

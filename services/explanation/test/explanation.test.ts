@@ -19,14 +19,14 @@ import {
   type RedisClient,
 } from '@retail/common';
 import {
-  FakeOpenAiServer,
   apiError,
   chatCompletion,
-  connectTestDatabase,
-  connectTestRedis,
+  closeTestStores,
   defaultSentence,
   eventually,
+  FakeOpenAiServer,
   insertShop,
+  openTestStores,
   resetDatabase,
   resetRedis,
   type RecordedRequest,
@@ -98,8 +98,7 @@ async function finished(queue: Queue<ExplanationJob>, id: string): Promise<Job<E
 }
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
+  ({ db, redis } = await openTestStores({ empty: false }));
   fake = await FakeOpenAiServer.start();
   await resetDatabase(db);
   await insertShop(db, {
@@ -128,8 +127,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fake.close();
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 beforeEach(async () => {

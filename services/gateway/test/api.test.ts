@@ -8,15 +8,7 @@ import {
   type ExplanationJob,
   type RedisClient,
 } from '@retail/common';
-import {
-  connectTestDatabase,
-  connectTestRedis,
-  eventually,
-  resetDatabase,
-  resetRedis,
-  runCli,
-  insertShop,
-} from '@retail/testing';
+import { closeTestStores, eventually, insertShop, openTestStores, runCli } from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 const fixtures = path.join(import.meta.dirname, '..', '..', 'ingestion', 'test', 'fixtures');
@@ -27,10 +19,7 @@ let stack: TestStack;
 let events: Queue<ExplanationJob>;
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
-  await resetDatabase(db);
-  await resetRedis(redis);
+  ({ db, redis } = await openTestStores());
   await loadCatalog('small.csv');
   stack = await startStack();
   events = createQueue<ExplanationJob>(QueueNames.Explanations, stack.config);
@@ -39,8 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await events?.close();
   await stack?.close();
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 describe('GET /api/users', () => {

@@ -2,11 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Database, RedisClient } from '@retail/common';
 import {
-  connectTestDatabase,
-  connectTestRedis,
+  closeTestStores,
   eventually,
-  resetDatabase,
-  resetRedis,
+  openTestStores,
   startProcess,
   type RunningProcess,
 } from '@retail/testing';
@@ -58,10 +56,7 @@ async function expectDocumented(path: string, status: number): Promise<unknown> 
 }
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
-  await resetDatabase(db);
-  await resetRedis(redis);
+  ({ db, redis } = await openTestStores());
   await loadCatalog('small.csv');
   stack = await startStack();
   explanation = startProcess('services/explanation/dist/main.js');
@@ -74,8 +69,7 @@ afterAll(async () => {
   explanation?.kill('SIGTERM');
   await explanation?.exited;
   await stack?.close();
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 describe('every answer matches the published OpenAPI document', () => {

@@ -12,14 +12,7 @@ import {
   type Database,
   type RedisClient,
 } from '@retail/common';
-import {
-  connectTestDatabase,
-  connectTestRedis,
-  eventually,
-  resetDatabase,
-  resetRedis,
-  runCli,
-} from '@retail/testing';
+import { closeTestStores, eventually, openTestStores, runCli } from '@retail/testing';
 import { startStack, type TestStack } from './stack.js';
 
 const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';
@@ -49,10 +42,7 @@ async function firstWeek(file: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
-  await resetDatabase(db);
-  await resetRedis(redis);
+  ({ db, redis } = await openTestStores());
   dir = await mkdtemp(path.join(tmpdir(), 'retail-models-'));
   const file = path.join(dir, 'first-week.csv');
   await firstWeek(file);
@@ -63,8 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
   await rm(dir, { recursive: true, force: true });
 });
 

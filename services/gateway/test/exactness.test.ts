@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Database, RedisClient } from '@retail/common';
-import { connectTestDatabase, connectTestRedis, resetDatabase, resetRedis } from '@retail/testing';
+import { closeTestStores, openTestStores } from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 const MODEL = 'local-hashed-ngrams-v1';
@@ -18,18 +18,14 @@ interface Scored {
 }
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
-  await resetDatabase(db);
-  await resetRedis(redis);
+  ({ db, redis } = await openTestStores());
   await loadCatalog();
   stack = await startStack();
 });
 
 afterAll(async () => {
   await stack?.close();
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 /** A small deterministic generator, so that a failure names users that can be tried again. */

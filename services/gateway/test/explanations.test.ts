@@ -8,11 +8,10 @@ import {
   type RedisClient,
 } from '@retail/common';
 import {
-  FakeOpenAiServer,
-  connectTestDatabase,
-  connectTestRedis,
+  closeTestStores,
   eventually,
-  resetDatabase,
+  FakeOpenAiServer,
+  openTestStores,
   resetRedis,
   startProcess,
   type RunningProcess,
@@ -66,11 +65,8 @@ const idsOf = (body: { recommendations: { product_id: string }[] }) =>
   body.recommendations.map((r) => r.product_id);
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
+  ({ db, redis } = await openTestStores());
   fake = await FakeOpenAiServer.start();
-  await resetDatabase(db);
-  await resetRedis(redis);
   await loadCatalog('small.csv');
   // The gateway runs with the tests' environment: no LLM settings at all.
   stack = await startStack({ EXPLANATION_WAIT_MS: String(WAIT_MS) });
@@ -84,8 +80,7 @@ afterAll(async () => {
   await requests?.close();
   await stack?.close();
   await fake.close();
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 describe('explanations through the gateway', () => {

@@ -1,16 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import path from 'node:path';
 import { loadConfig, type Database, type RedisClient } from '@retail/common';
-import {
-  connectTestDatabase,
-  connectTestRedis,
-  eventually,
-  freePort,
-  resetDatabase,
-  resetRedis,
-  runCli,
-  startProcess,
-} from '@retail/testing';
+import { closeTestStores, eventually, freePort, openTestStores, runCli, startProcess } from '@retail/testing';
 import { createGateway } from '../src/app.js';
 import { startStack, type TestStack } from './stack.js';
 
@@ -36,10 +27,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 }
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
-  await resetDatabase(db);
-  await resetRedis(redis);
+  ({ db, redis } = await openTestStores());
   expect(
     (await runCli('services/ingestion/dist/main.js', ['--file', path.join(fixtures, 'small.csv')])).code,
   ).toBe(0);
@@ -48,8 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.close();
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 describe('the queue dashboard', () => {

@@ -3,11 +3,9 @@ import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type Database, type RedisClient } from '@retail/common';
 import {
-  connectTestDatabase,
-  connectTestRedis,
+  closeTestStores,
   freePort,
-  resetDatabase,
-  resetRedis,
+  openTestStores,
   startProcess,
   type RunningProcess,
 } from '@retail/testing';
@@ -52,16 +50,12 @@ let db: Database;
 let redis: RedisClient;
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
-  await resetDatabase(db);
-  await resetRedis(redis);
+  ({ db, redis } = await openTestStores());
   await loadCatalog('small.csv');
 });
 
 afterAll(async () => {
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 async function withGateway(

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { LoggerService } from '@nestjs/common';
 import type { Database, RedisClient } from '@retail/common';
-import { connectTestDatabase, connectTestRedis, freePort, resetDatabase, resetRedis } from '@retail/testing';
+import { closeTestStores, freePort, openTestStores } from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 /**
@@ -22,18 +22,14 @@ const logger: LoggerService = {
 };
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
-  await resetDatabase(db);
-  await resetRedis(redis);
+  ({ db, redis } = await openTestStores());
   await loadCatalog('small.csv'); // with Redis there, as an operator would have
   stack = await startStack({ REDIS_URL: `redis://127.0.0.1:${await freePort()}/15` }, { logger });
 });
 
 afterAll(async () => {
   await stack?.close();
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 describe('with Redis away', () => {

@@ -15,13 +15,13 @@ import {
   type RedisClient,
 } from '@retail/common';
 import {
-  FakeOpenAiServer,
   chatCompletion,
+  closeTestStores,
   embeddingsAnswer,
-  connectTestDatabase,
-  connectTestRedis,
   eventually,
+  FakeOpenAiServer,
   insertShop,
+  openTestStores,
   resetDatabase,
   resetRedis,
   runCli,
@@ -52,15 +52,13 @@ async function terminate(process: RunningProcess): Promise<string> {
 }
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
+  ({ db, redis } = await openTestStores({ empty: false }));
   fake = await FakeOpenAiServer.start();
 });
 
 afterAll(async () => {
   await fake.close();
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 beforeEach(async () => {

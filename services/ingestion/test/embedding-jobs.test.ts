@@ -11,24 +11,20 @@ import {
   type EmbeddingJobData,
   type RedisClient,
 } from '@retail/common';
-import { connectTestDatabase, connectTestRedis, resetDatabase, resetRedis, runCli } from '@retail/testing';
+import { closeTestStores, openTestStores, resetRedis, runCli } from '@retail/testing';
 
 let db: Database;
 let redis: RedisClient;
 let queue: Queue<EmbeddingJobData>;
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
-  await resetDatabase(db);
-  await resetRedis(redis);
+  ({ db, redis } = await openTestStores());
   queue = createQueue<EmbeddingJobData>(QueueNames.Embeddings, loadConfig());
 });
 
 afterAll(async () => {
   await queue.close();
-  redis.disconnect();
-  await db.end();
+  await closeTestStores({ db, redis });
 });
 
 describe('embedding jobs queued by the ingestion', () => {

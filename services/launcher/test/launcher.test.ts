@@ -4,10 +4,10 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { REPO_ROOT, type Database, type RedisClient } from '@retail/common';
 import {
-  connectTestDatabase,
-  connectTestRedis,
+  closeTestStores,
   eventually,
   freePort,
+  openTestStores,
   resetDatabase,
   resetRedis,
   startProcess,
@@ -38,13 +38,11 @@ let db: Database;
 let redis: RedisClient;
 
 beforeAll(async () => {
-  db = await connectTestDatabase();
-  redis = connectTestRedis();
+  ({ db, redis } = await openTestStores({ empty: false }));
 });
 
 afterAll(async () => {
-  await db.end();
-  redis.disconnect();
+  await closeTestStores({ db, redis });
 });
 
 function portFree(port: number): Promise<boolean> {

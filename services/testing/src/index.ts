@@ -3,3 +3,4 @@ export * from './database.js';
 export * from './cli.js';
 export * from './redis.js';
 export * from './fake-openai-server.js';
+export * from './stores.js';
