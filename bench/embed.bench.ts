@@ -25,6 +25,7 @@ import {
   type Database,
   type EmbeddingJobData,
 } from '@retail/common';
+import { withCore } from '@retail/common/nest';
 import { runMigrations } from '@retail/common/migrate';
 import { startProcess } from '@retail/testing';
 import { EmbedderModule } from '../services/embedder/dist/embedder.module.js';
@@ -57,7 +58,7 @@ async function runPipeline(db: Database, config: AppConfig): Promise<number> {
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
 
-  const app = await NestFactory.createApplicationContext(EmbedderModule.forRoot(config), {
+  const app = await NestFactory.createApplicationContext(withCore(EmbedderModule, config), {
     logger: ['error'],
   });
   const queue: Queue<EmbeddingJobData> = createQueue(QueueNames.Embeddings, config);

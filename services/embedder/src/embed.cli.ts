@@ -12,6 +12,7 @@ import {
   type EmbeddingJobData,
   type EmbeddingJobResult,
 } from '@retail/common';
+import { withCore } from '@retail/common/nest';
 import { createProgressReporter } from '@retail/common/progress';
 import { EmbedderModule } from './embedder.module.js';
 
@@ -100,7 +101,7 @@ runCommand({
 
       if ((await queue.getWorkers()).length === 0) {
         console.log('no embedder worker is running: processing the jobs in this process');
-        worker = await NestFactory.createApplicationContext(EmbedderModule.forRoot(config), {
+        worker = await NestFactory.createApplicationContext(withCore(EmbedderModule, config), {
           logger: ['error'],
         });
       }

@@ -5,8 +5,4 @@ import { startWorker } from '@retail/common/nest';
 import { EmbedderModule } from './embedder.module.js';
 
 /** The embedder worker process: consumes the `embeddings` queue until SIGTERM/SIGINT. */
-startWorker(
-  'embedder',
-  (config) => EmbedderModule.forRoot(config),
-  (config) => JSON.stringify(describeConfig(config).embedding),
-);
+startWorker('embedder', EmbedderModule, (config) => JSON.stringify(describeConfig(config).embedding));

@@ -14,6 +14,7 @@ import {
   type EmbeddingJobData,
   type RedisClient,
 } from '@retail/common';
+import { withCore } from '@retail/common/nest';
 import {
   apiError,
   closeTestStores,
@@ -59,7 +60,7 @@ function configFor(overrides: Record<string, string> = {}): AppConfig {
 }
 
 async function startEmbedder(config: AppConfig): Promise<void> {
-  app = await NestFactory.createApplicationContext(EmbedderModule.forRoot(config), {
+  app = await NestFactory.createApplicationContext(withCore(EmbedderModule, config), {
     logger: recordingLogger,
   });
 }

@@ -5,8 +5,6 @@ import { startWorker } from '@retail/common/nest';
 import { ExplanationModule } from './explanation.module.js';
 
 /** The explanation worker process: explanation jobs -> sentences in the Redis cache, until SIGTERM. */
-startWorker(
-  'explanation',
-  (config) => ExplanationModule.forRoot(config),
-  (config) => JSON.stringify({ llm: describeConfig(config).llm, explanations: config.explanations }),
+startWorker('explanation', ExplanationModule, (config) =>
+  JSON.stringify({ llm: describeConfig(config).llm, explanations: config.explanations }),
 );

@@ -18,6 +18,7 @@ import {
   type ExplanationJob,
   type RedisClient,
 } from '@retail/common';
+import { withCore } from '@retail/common/nest';
 import {
   apiError,
   chatCompletion,
@@ -86,7 +87,7 @@ async function start(env: Record<string, string> = {}): Promise<void> {
   cache = new ExplanationCacheRepository(redis, { queuePrefix: config.queuePrefix, ...config.explanations });
   background = createQueue<ExplanationJob>(QueueNames.Explanations, config);
   interactive = createQueue<ExplanationJob>(QueueNames.ExplanationsInteractive, config);
-  app = await NestFactory.createApplicationContext(ExplanationModule.forRoot(config), { logger: false });
+  app = await NestFactory.createApplicationContext(withCore(ExplanationModule, config), { logger: false });
 }
 
 async function finished(queue: Queue<ExplanationJob>, id: string): Promise<Job<ExplanationJob>> {

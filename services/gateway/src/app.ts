@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig, ServiceMetrics } from '@retail/common';
-import { METRICS } from '@retail/common/nest';
+import { METRICS, withCore } from '@retail/common/nest';
 import { mountQueueDashboard } from './dashboard/queue-dashboard.js';
 import { GatewayModule } from './gateway.module.js';
 import { QueuesService } from './queues/queues.service.js';
@@ -19,7 +19,7 @@ export async function createGateway(
     routerOptions: { maxParamLength: 16_384 },
     bodyLimit: 64 * 1024,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(withCore(GatewayModule, config), adapter, {
     logger,
   });
   app.enableShutdownHooks();

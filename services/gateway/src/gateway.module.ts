@@ -1,9 +1,9 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ClientsModule, Transport } from '@nestjs/microservices';
 import { StandardSchemaValidationPipe, BadRequestException } from '@nestjs/common';
 import type { AppConfig } from '@retail/common';
-import { APP_CONFIG, CoreModule, CorkedJsonSocket } from '@retail/common/nest';
+import { APP_CONFIG, CorkedJsonSocket } from '@retail/common/nest';
 import { ExplanationLookupService } from './explanations/explanation-lookup.service.js';
 import { HealthController } from './health/health.controller.js';
 import { JsonErrorsFilter } from './http/json-errors.filter.js';
@@ -16,43 +16,43 @@ import {
 import { UserRecommendationsService } from './users/user-recommendations.service.js';
 import { UsersController } from './users/users.controller.js';
 
-@Module({})
-export class GatewayModule {
-  static forRoot(config?: AppConfig): DynamicModule {
-    return {
-      module: GatewayModule,
-      imports: [
-        CoreModule.forRoot({ applicationName: 'gateway', config, poolSize: 2 }),
-        ClientsModule.registerAsync([
-          {
-            name: RECOMMENDATION_SERVICE,
-            inject: [APP_CONFIG],
-            useFactory: (c: AppConfig) => ({
-              transport: Transport.TCP,
-              options: {
-                host: c.recommendation.host,
-                port: c.recommendation.port,
-                socketClass: CorkedJsonSocket,
-              },
-            }),
+/**
+ * The gateway: the HTTP API (users, recommendations, explanations, health, metrics, the OpenAPI document),
+ * the queue dashboard, and the client of the recommendation service. Its process runs withCore(it).
+ */
+@Module({
+  imports: [
+    ClientsModule.registerAsync([
+      {
+        name: RECOMMENDATION_SERVICE,
+        inject: [APP_CONFIG],
+        useFactory: (c: AppConfig) => ({
+          transport: Transport.TCP,
+          options: {
+            host: c.recommendation.host,
+            port: c.recommendation.port,
+            socketClass: CorkedJsonSocket,
           },
-        ]),
-      ],
-      controllers: [UsersController, HealthController, MetricsController],
-      providers: [
-        RecommendationClient,
-        ExplanationLookupService,
-        UserRecommendationsService,
-        QueuesService,
-        { provide: APP_FILTER, useClass: JsonErrorsFilter },
-        {
-          provide: APP_PIPE,
-          useValue: new StandardSchemaValidationPipe({
-            exceptionFactory: (issues) =>
-              new BadRequestException(issues.map((issue) => issue.message).join('; ')),
-          }),
-        },
-      ],
-    };
-  }
+        }),
+      },
+    ]),
+  ],
+  controllers: [UsersController, HealthController, MetricsController],
+  providers: [
+    RecommendationClient,
+    ExplanationLookupService,
+    UserRecommendationsService,
+    QueuesService,
+    { provide: APP_FILTER, useClass: JsonErrorsFilter },
+    {
+      provide: APP_PIPE,
+      useValue: new StandardSchemaValidationPipe({
+        exceptionFactory: (issues) =>
+          new BadRequestException(issues.map((issue) => issue.message).join('; ')),
+      }),
+    },
+  ],
+})
+export class GatewayModule {
+  static readonly core = { applicationName: 'gateway', poolSize: 2 };
 }

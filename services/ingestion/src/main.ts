@@ -1,14 +1,11 @@
 #!/usr/bin/env node
 import {
-  QueueNames,
   connectDatabase,
-  createQueue,
-  enqueueMissingEmbeddings,
   loadConfig,
+  queueMissingEmbeddings,
   runCommand,
   type AppConfig,
   type Database,
-  type EmbeddingJobData,
   type EnqueueResult,
 } from '@retail/common';
 import { createProgressReporter } from '@retail/common/progress';
@@ -25,13 +22,10 @@ transaction, then queues embedding jobs for products without a vector in the act
   --if-empty         do nothing when the database already holds purchases (for start-up scripts)`;
 
 async function queueEmbeddings(db: Database, config: AppConfig): Promise<EnqueueResult | string> {
-  const queue = createQueue<EmbeddingJobData>(QueueNames.Embeddings, config);
   try {
-    return await enqueueMissingEmbeddings(db, queue, config);
+    return await queueMissingEmbeddings(db, config);
   } catch (error) {
     return `${error instanceof Error ? error.message : String(error)} (run \`npm run embed\` when Redis is back)`;
-  } finally {
-    await queue.close().catch(() => undefined);
   }
 }
 

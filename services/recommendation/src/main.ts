@@ -3,14 +3,14 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { servedModel } from '@retail/common';
-import { CorkedJsonSocket, startService } from '@retail/common/nest';
+import { CorkedJsonSocket, startService, withCore } from '@retail/common/nest';
 import { RecommendationModule } from './recommendation.module.js';
 
 /** The recommendation service: a TCP microservice the gateway calls (@nestjs/microservices). */
 startService('recommendation', async (config, logger) => {
   const { host, port } = config.recommendation;
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(
-    RecommendationModule.forRoot(config),
+    withCore(RecommendationModule, config),
     {
       transport: Transport.TCP,
       options: { host, port, socketClass: CorkedJsonSocket },

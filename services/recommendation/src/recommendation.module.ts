@@ -1,7 +1,5 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import type { AppConfig } from '@retail/common';
-import { CoreModule } from '@retail/common/nest';
 import { HealthMessagesController } from './health/health-messages.controller.js';
 import { RecommendationEventsPublisher } from './recommendations/recommendation-events.publisher.js';
 import { RecommendationRefresher } from './recommendations/recommendation-refresher.js';
@@ -16,25 +14,25 @@ import { UsersRepository } from './users/users.repository.js';
 import { UsersService } from './users/users.service.js';
 import { RpcMetricsInterceptor } from './rpc-metrics.interceptor.js';
 
-@Module({})
+/**
+ * The recommendation service: the users, the in-memory ranking and the lists kept for every customer, the
+ * training of the models learned from purchases, answered over TCP. Its process runs withCore(it).
+ */
+@Module({
+  controllers: [UserMessagesController, RecommendationMessagesController, HealthMessagesController],
+  providers: [
+    UsersRepository,
+    UsersService,
+    RankingInputsRepository,
+    RankingStore,
+    ListsWriter,
+    ModelTrainingService,
+    RecommendationsService,
+    RecommendationEventsPublisher,
+    RecommendationRefresher,
+    { provide: APP_INTERCEPTOR, useClass: RpcMetricsInterceptor },
+  ],
+})
 export class RecommendationModule {
-  static forRoot(config?: AppConfig): DynamicModule {
-    return {
-      module: RecommendationModule,
-      imports: [CoreModule.forRoot({ applicationName: 'recommendation', config, poolSize: 12 })],
-      controllers: [UserMessagesController, RecommendationMessagesController, HealthMessagesController],
-      providers: [
-        UsersRepository,
-        UsersService,
-        RankingInputsRepository,
-        RankingStore,
-        ListsWriter,
-        ModelTrainingService,
-        RecommendationsService,
-        RecommendationEventsPublisher,
-        RecommendationRefresher,
-        { provide: APP_INTERCEPTOR, useClass: RpcMetricsInterceptor },
-      ],
-    };
-  }
+  static readonly core = { applicationName: 'recommendation', poolSize: 12 };
 }

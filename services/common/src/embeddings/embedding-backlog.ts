@@ -1,6 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { AppConfig } from '../config/config.js';
 import type { Database } from '../db/database.js';
+import { QueueNames } from '../queues/queue-names.js';
+import { createQueue } from '../queues/queues.js';
 import {
   EMBEDDING_JOB_NAME,
   embeddingBatches,
@@ -48,4 +50,20 @@ export async function enqueueMissingEmbeddings(
     );
   }
   return { model, products: items.length, jobs: batches.length, jobIds, failedBefore };
+}
+
+/**
+ * enqueueMissingEmbeddings for a process that holds no queue of its own (the ingestion after a load): opens
+ * the `embeddings` queue for the call and closes it again.
+ */
+export async function queueMissingEmbeddings(
+  db: Database,
+  config: Pick<AppConfig, 'embedding' | 'redisUrl' | 'queuePrefix'>,
+): Promise<EnqueueResult> {
+  const queue = createQueue<EmbeddingJobData>(QueueNames.Embeddings, config);
+  try {
+    return await enqueueMissingEmbeddings(db, queue, config);
+  } finally {
+    await queue.close().catch(() => undefined);
+  }
 }

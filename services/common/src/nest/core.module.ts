@@ -8,6 +8,7 @@ import {
   type DynamicModule,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
+  type Type,
 } from '@nestjs/common';
 import { loadConfig, type AppConfig } from '../config/config.js';
 import { connectDatabase, type Database } from '../db/database.js';
@@ -105,4 +106,18 @@ export class CoreModule {
       exports: [APP_CONFIG, DATABASE, REDIS, METRICS],
     };
   }
+}
+
+/** A service's module: its own parts in its @Module metadata, and how its process connects (`core`). */
+export interface ServiceModule extends Type {
+  readonly core: Omit<CoreModuleOptions, 'config'>;
+}
+
+/**
+ * The root module of a service process: the service's module with CoreModule (configuration, database,
+ * Redis, metrics) made of its `core` settings and `config` (default: the environment). Nest adds these
+ * imports to the module's own metadata.
+ */
+export function withCore(module: ServiceModule, config?: AppConfig): DynamicModule {
+  return { module, imports: [CoreModule.forRoot({ ...module.core, config })] };
 }

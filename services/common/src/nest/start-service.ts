@@ -1,6 +1,7 @@
-import type { ConsoleLogger, DynamicModule } from '@nestjs/common';
+import type { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, type AppConfig } from '../config/config.js';
+import { withCore, type ServiceModule } from './core.module.js';
 import { createLogger } from './logger.js';
 
 /**
@@ -23,16 +24,16 @@ export function startService(
 }
 
 /**
- * A worker process: the Nest application context of `module` (its workers start with it), stopped cleanly on
+ * A worker process: the Nest application context of withCore(`module`) (its workers start with it), stopped cleanly on
  * SIGTERM/SIGINT; `describe` says on one line what it runs with.
  */
 export function startWorker(
   name: string,
-  module: (config: AppConfig) => DynamicModule,
+  module: ServiceModule,
   describe: (config: AppConfig) => string,
 ): void {
   startService(name, async (config, logger) => {
-    const app = await NestFactory.createApplicationContext(module(config), { logger });
+    const app = await NestFactory.createApplicationContext(withCore(module, config), { logger });
     app.enableShutdownHooks();
     logger.log(`started with ${describe(config)}`);
   });

@@ -16,12 +16,18 @@ export interface QueueWorkerOptions<Data, Result> {
   queue: QueueName;
   config: Pick<AppConfig, 'redisUrl' | 'queuePrefix' | 'workerLockMs'>;
   concurrency: number;
-  metrics: ServiceMetrics;
+  /** Where the outcomes are counted (a command-line process that runs a worker for a while has none). */
+  metrics?: ServiceMetrics;
   logger: WorkerLogger;
-  /** The work of one job; `signal` aborts when the worker shuts down (stop, and the job is handed back). */
-  process: (job: Job<Data, Result>, signal?: AbortSignal) => Promise<Result>;
-  /** One line on a completed job (logged at debug level). */
+  /**
+   * The work of one job: a function run in this process (`signal` aborts when the worker shuts down: stop,
+   * and the job is handed back), or `{ sandboxed: file }`, a BullMQ sandboxed processor run in a worker
+   * thread, for CPU-bound work that would otherwise stop this process from renewing its job locks.
+   */
+  process: ((job: Job<Data, Result>, signal?: AbortSignal) => Promise<Result>) | { sandboxed: string };
+  /** One line on a completed job, logged at `completedLevel` (debug unless said otherwise). */
   describe: (job: Job<Data, Result>, result: Result) => string;
+  completedLevel?: 'debug' | 'log';
 }
 
 /**
@@ -33,23 +39,27 @@ export interface QueueWorkerOptions<Data, Result> {
 export function createQueueWorker<Data, Result>(
   options: QueueWorkerOptions<Data, Result>,
 ): Worker<Data, Result> {
-  const { queue, config, metrics, logger } = options;
-  const processor = async (job: Job<Data, Result>, token?: string, signal?: AbortSignal): Promise<Result> => {
-    try {
-      return await options.process(job, signal);
-    } catch (error) {
-      // Cancelled by a shutdown: back to the front of the queue at once, no attempt counted.
-      if (signal?.aborted && token) {
-        await job.moveToWait(token);
-        throw new WaitingError();
-      }
-      throw error;
-    }
-  };
+  const { queue, config, metrics, logger, process: work } = options;
+  const processor =
+    typeof work === 'function'
+      ? async (job: Job<Data, Result>, token?: string, signal?: AbortSignal): Promise<Result> => {
+          try {
+            return await work(job, signal);
+          } catch (error) {
+            // Cancelled by a shutdown: back to the front of the queue at once, no attempt counted.
+            if (signal?.aborted && token) {
+              await job.moveToWait(token);
+              throw new WaitingError();
+            }
+            throw error;
+          }
+        }
+      : work.sandboxed;
   const worker = new Worker<Data, Result>(queue, processor, {
     connection: bullConnection(config),
     prefix: config.queuePrefix,
     concurrency: options.concurrency,
+    useWorkerThreads: typeof work !== 'function',
     lockDuration: config.workerLockMs,
     // A job whose worker died is found by two checks in a row (the first marks it, the second moves it
     // back), so checking often brings it back soon after its lock lapses: about WORKER_LOCK_MS + 2 s.
@@ -60,12 +70,14 @@ export function createQueueWorker<Data, Result>(
   worker.on('ready', () => outage.ok());
   worker.on('active', () => outage.ok());
   worker.on('completed', (job, result) => {
-    metrics.jobOutcomes.inc({ queue, outcome: 'completed' });
-    logger.debug(options.describe(job, result));
+    metrics?.jobOutcomes.inc({ queue, outcome: 'completed' });
+    const line = options.describe(job, result);
+    if (options.completedLevel === 'log') logger.log(line);
+    else logger.debug(line);
   });
   worker.on('failed', (job, error) => {
     const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
-    metrics.jobOutcomes.inc({ queue, outcome: final ? 'failed' : 'retried' });
+    metrics?.jobOutcomes.inc({ queue, outcome: final ? 'failed' : 'retried' });
     logger.warn(
       `job ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'} failed${final ? ' for good' : ', will retry'}: ${error.message}`,
     );

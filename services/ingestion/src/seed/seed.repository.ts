@@ -27,22 +27,14 @@ export class SeedRepository {
 
   /** The stored vectors of `model`, with the products' current descriptions. */
   async productVectors(model: string): Promise<SeedVector[]> {
-    const { rows } = await this.db.query<{
-      product_id: string;
-      description: string;
-      embedding: Float32Array;
-    }>(
-      `SELECT e.product_id, p.description, e.embedding
+    const { rows } = await this.db.query<SeedVector>(
+      `SELECT e.product_id AS "productId", p.description, e.embedding
          FROM product_embeddings e JOIN products p USING (product_id)
         WHERE e.model = $1
         ORDER BY e.product_id`,
       [model],
     );
-    return rows.map((row) => ({
-      productId: row.product_id,
-      description: row.description,
-      embedding: row.embedding,
-    }));
+    return rows;
   }
 
   async existingProducts(productIds: string[]): Promise<Set<string>> {

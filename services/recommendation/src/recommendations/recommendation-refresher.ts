@@ -1,10 +1,5 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { servedModel, type AppConfig, type ServedModel } from '@retail/common';
 import { APP_CONFIG } from '@retail/common/nest';
 import { BATCH } from '../ranking/product-matrix.js';

@@ -23,11 +23,12 @@ import { createTrainingWorker, queueTraining } from './training-queue.js';
  */
 @Injectable()
 export class ModelTrainingService implements OnModuleInit, OnApplicationShutdown {
+  /** Whether the served model is learned from purchases (else this service does nothing). */
+  readonly enabled: boolean;
+  private readonly descriptionModel: string;
   private readonly logger = new Logger(ModelTrainingService.name);
   private queue: Queue<TrainingJobData, TrainingJobResult> | undefined;
   private worker: Worker<TrainingJobData, TrainingJobResult> | undefined;
-  private readonly descriptionModel: string;
-  readonly enabled: boolean;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -45,25 +46,7 @@ export class ModelTrainingService implements OnModuleInit, OnApplicationShutdown
       TrainingJobData,
       TrainingJobResult
     >;
-    const queue = QueueNames.ModelTraining;
-    this.worker = createTrainingWorker(this.config);
-    this.worker.on('completed', (job, result) => {
-      this.metrics.jobOutcomes.inc({ queue, outcome: 'completed' });
-      if (result.trained) {
-        this.logger.log(
-          `trained ${result.models.join(' and ')} on ${result.customers} customers x ${result.products} products ` +
-            `in ${(result.training_ms / 1000).toFixed(1)} s (stored in ${(result.storing_ms / 1000).toFixed(1)} s)`,
-        );
-      } else this.logger.debug(`job ${job.id}: the models were already trained from this state`);
-    });
-    this.worker.on('failed', (job, error) => {
-      const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1);
-      this.metrics.jobOutcomes.inc({ queue, outcome: final ? 'failed' : 'retried' });
-      this.logger.warn(
-        `training job ${job?.id ?? '?'} failed${final ? ' for good' : ', will retry'}: ${error.message}`,
-      );
-    });
-    this.worker.on('error', (error) => this.logger.error(`training worker error: ${error.message}`));
+    this.worker = createTrainingWorker(this.config, this.logger, this.metrics);
   }
 
   /** Queues a training job when the stored models are missing or out of date (true if one was queued). */

@@ -12,7 +12,7 @@ import {
   type TrainingJobResult,
 } from '@retail/common';
 import { modelsAreStale } from './model-trainer.js';
-import { createTrainingWorker, queueTraining } from './training-queue.js';
+import { createTrainingWorker, describeTraining, queueTraining } from './training-queue.js';
 
 const USAGE = `Usage: npm run train -- [--wait]
 
@@ -58,7 +58,12 @@ async function main(): Promise<number> {
     await events.waitUntilReady();
     if ((await queue.getWorkers()).length === 0) {
       console.log('no training worker is running: training in this process');
-      worker = createTrainingWorker(config);
+      worker = createTrainingWorker(config, {
+        debug: () => undefined,
+        log: () => undefined,
+        warn: (line) => console.error(line),
+        error: (line) => console.error(line),
+      });
     }
     events.on('progress', ({ jobId: id, data }) => {
       if (id !== jobId || typeof data !== 'object' || data === null) return;
@@ -67,12 +72,7 @@ async function main(): Promise<number> {
     });
     const job = (await queue.getJob(jobId))!;
     const result = await job.waitUntilFinished(events);
-    console.log(
-      result.trained
-        ? `trained ${result.models.join(' and ')} on ${result.customers} customers x ${result.products} products in ` +
-            `${(result.training_ms / 1000).toFixed(1)} s; vectors stored in ${(result.storing_ms / 1000).toFixed(1)} s`
-        : 'the models were already trained from this state',
-    );
+    console.log(describeTraining(result));
     return 0;
   } finally {
     await worker?.close();

@@ -1,13 +1,15 @@
 import { fileURLToPath } from 'node:url';
-import { Worker, type Queue } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import {
-  bullConnection,
+  createQueueWorker,
   TRAINING_JOB_NAME,
   trainingJobId,
   trainingJobOptions,
   type AppConfig,
   type TrainingJobData,
   type TrainingJobResult,
+  type ServiceMetrics,
+  type WorkerLogger,
   QueueNames,
 } from '@retail/common';
 import { TRAINING_METHOD } from './model-trainer.js';
@@ -37,18 +39,31 @@ export async function queueTraining(
   return jobId;
 }
 
+/** One line on a finished training job. */
+export function describeTraining(result: TrainingJobResult): string {
+  return result.trained
+    ? `trained ${result.models.join(' and ')} on ${result.customers} customers x ${result.products} products ` +
+        `in ${(result.training_ms / 1000).toFixed(1)} s (stored in ${(result.storing_ms / 1000).toFixed(1)} s)`
+    : 'the models were already trained from this state';
+}
+
 /**
  * A worker of the `model-training` queue, one job at a time, the work in a worker thread (BullMQ sandboxed
  * processor), so that the process keeps answering and renewing its job locks while it trains.
  */
-export function createTrainingWorker(config: AppConfig): Worker<TrainingJobData, TrainingJobResult> {
-  return new Worker<TrainingJobData, TrainingJobResult>(QueueNames.ModelTraining, TRAINING_PROCESSOR, {
-    connection: bullConnection(config),
-    prefix: config.queuePrefix,
+export function createTrainingWorker(
+  config: AppConfig,
+  logger: WorkerLogger,
+  metrics?: ServiceMetrics,
+): Worker<TrainingJobData, TrainingJobResult> {
+  return createQueueWorker<TrainingJobData, TrainingJobResult>({
+    queue: QueueNames.ModelTraining,
+    config,
     concurrency: 1,
-    useWorkerThreads: true,
-    lockDuration: config.workerLockMs,
-    stalledInterval: config.workerLockMs,
-    maxStalledCount: 3,
+    metrics,
+    logger,
+    process: { sandboxed: TRAINING_PROCESSOR },
+    describe: (_job, result) => describeTraining(result),
+    completedLevel: 'log',
   });
 }

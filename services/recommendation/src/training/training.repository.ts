@@ -1,6 +1,9 @@
 import { vectorLiteral, type Database } from '@retail/common';
 import type { PurchaseRecord } from '../models/copurchase.js';
 
+/** Rows per INSERT statement when storing a model's vectors. */
+const BATCH = 250;
+
 /** What the models learned from purchases depend on, now. */
 export interface TrainingState {
   /** Digest of every customer's user-item rows (products, counts, dates). */
@@ -25,9 +28,6 @@ export interface FactorRow {
   item: Float32Array;
   input: Float32Array;
 }
-
-/** Rows per INSERT statement when storing a model's vectors. */
-const BATCH = 250;
 
 /** Every SQL statement of the training of the models learned from purchases. */
 export class TrainingRepository {
