@@ -29,8 +29,8 @@ import {
 } from '@retail/common';
 import { runMigrations } from '@retail/common/migrate';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
+import { BENCH_DATABASE_URL as DATABASE_URL, runBench } from './bench-kit.ts';
 
-const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const CONNECTIONS = 32;
 const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
@@ -320,10 +320,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(`bench:api failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runBench('bench:api', main);

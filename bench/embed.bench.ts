@@ -29,8 +29,8 @@ import { withCore } from '@retail/common/nest';
 import { runMigrations } from '@retail/common/migrate';
 import { startProcess } from '@retail/testing';
 import { EmbedderModule } from '../services/embedder/dist/embedder.module.js';
+import { BENCH_DATABASE_URL as DATABASE_URL, runBench } from './bench-kit.ts';
 
-const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const PREFIX = 'retail-bench';
 
 async function ensureCatalog(db: Database): Promise<number> {
@@ -138,10 +138,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(`bench:embed failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runBench('bench:embed', main);

@@ -26,8 +26,8 @@ import {
 } from '@retail/common';
 import { runMigrations } from '@retail/common/migrate';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
+import { BENCH_DATABASE_URL as DATABASE_URL, runBench } from './bench-kit.ts';
 
-const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MAX_AGE_SECONDS = process.env.BENCH_BACKGROUND_MAX_AGE_SECONDS ?? '120';
 const USERS_PER_RUN = 10;
@@ -259,10 +259,4 @@ async function testUsers(db: Database, count: number): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(`bench:explain failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runBench('bench:explain', main);

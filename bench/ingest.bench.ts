@@ -7,8 +7,8 @@
 import { connectDatabase, defaultDataFile } from '@retail/common';
 import { runMigrations } from '@retail/common/migrate';
 import { IngestionService, type IngestionReport } from '../services/ingestion/dist/ingestion.service.js';
+import { BENCH_DATABASE_URL as url, runBench } from './bench-kit.ts';
 
-const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const file = process.env.DATA_FILE ?? defaultDataFile();
 const reruns = Number(process.env.BENCH_RERUNS ?? 3);
 
@@ -51,7 +51,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(`bench:ingest failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runBench('bench:ingest', main);

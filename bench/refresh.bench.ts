@@ -33,8 +33,8 @@ import { runMigrations } from '@retail/common/migrate';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
 import { RankingEngine } from '../services/recommendation/dist/ranking/ranking-engine.js';
 import { RankingInputsRepository } from '../services/recommendation/dist/ranking/ranking-inputs.repository.js';
+import { BENCH_DATABASE_URL as DATABASE_URL, runBench } from './bench-kit.ts';
 
-const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench';
 const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const MODELS = (process.env.BENCH_MODELS ?? 'copurchase,hybrid,description').split(',') as RecommenderKind[];
@@ -220,10 +220,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(`bench:refresh failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runBench('bench:refresh', main);

@@ -58,6 +58,7 @@ import {
   type DatabaseClient,
 } from '@retail/common';
 import { from as copyFrom } from 'pg-copy-streams';
+import { BENCH_DATABASE_URL, runBench } from './bench-kit.ts';
 
 const DIM = 1024;
 const TOP_N = 12;
@@ -131,7 +132,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   }
   const m = intSetting(env, 'SCALE_HNSW_M', 32, 2, 100);
   const settings: Settings = {
-    realUrl: env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_bench',
+    realUrl: BENCH_DATABASE_URL,
     scaleUrl: env.SCALE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/retail_scale',
     model: env.SCALE_MODEL ?? 'local-hashed-ngrams-v1',
     products: intSetting(env, 'SCALE_PRODUCTS', 250_000, 1, 50_000_000),
@@ -913,10 +914,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(`bench:scale failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runBench('bench:scale', main);
