@@ -2,7 +2,7 @@
 
 CREATE EXTENSION IF NOT EXISTS vector;
 
--- One row per customer with purchase history (after the cleaning rules of DESIGN.md).
+-- One row per customer with purchase history (after the cleaning rules: README, "Data rules and the quirks found in the data").
 CREATE TABLE customers (
   customer_id        integer     PRIMARY KEY,
   country            text        NOT NULL,               -- most frequent country on the customer's lines
