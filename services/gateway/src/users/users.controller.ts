@@ -1,4 +1,4 @@
-import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
+import { applyDecorators, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import {
   customerId,
@@ -36,6 +36,17 @@ const errors = {
   },
 } as const;
 
+/** What every `:user_id` endpoint documents: the parameter, its answer, and the errors it can give. */
+function UserEndpoint(answer: z.ZodType): MethodDecorator {
+  return applyDecorators(
+    ApiParam({ name: 'user_id', example: '17850' }),
+    ApiOkResponse({ standardSchema: answer }),
+    ApiResponse(errors.badRequest),
+    ApiResponse(errors.notFound),
+    ApiResponse(errors.unavailable),
+  );
+}
+
 /**
  * The storefront's API: thin. Every parameter is validated, typed and documented by its schema in
  * @retail/contracts (the same schemas document the answers); UserRecommendationsService composes them.
@@ -55,11 +66,7 @@ export class UsersController {
 
   @Get(':user_id/purchases')
   @ApiOperation({ summary: 'What the user bought (merchandise), most recent first' })
-  @ApiParam({ name: 'user_id', example: '17850' })
-  @ApiOkResponse({ standardSchema: purchasesResponse })
-  @ApiResponse(errors.badRequest)
-  @ApiResponse(errors.notFound)
-  @ApiResponse(errors.unavailable)
+  @UserEndpoint(purchasesResponse)
   purchases(
     @Param('user_id', { schema: customerNumber }) userId: z.output<typeof customerNumber>,
   ): Promise<PurchasesResponse> {
@@ -79,11 +86,7 @@ export class UsersController {
       'sentence, marked `failed`, stands in when the model takes longer than a few seconds). By default they ' +
       'are background work, written within the background budget or when someone polls them.',
   })
-  @ApiParam({ name: 'user_id', example: '17850' })
-  @ApiOkResponse({ standardSchema: recommendationsResponse })
-  @ApiResponse(errors.badRequest)
-  @ApiResponse(errors.notFound)
-  @ApiResponse(errors.unavailable)
+  @UserEndpoint(recommendationsResponse)
   recommendations(
     @Param('user_id', { schema: customerNumber }) userId: z.output<typeof customerNumber>,
     @Query({ schema: recommendationsQuery }) query: RecommendationsQuery,
@@ -99,11 +102,7 @@ export class UsersController {
       'work. A sentence not written a few seconds after it was first asked for is answered as `failed` ' +
       '(with the template sentence when the model was too slow, or without text when no writer answers).',
   })
-  @ApiParam({ name: 'user_id', example: '17850' })
-  @ApiOkResponse({ standardSchema: explanationsResponse })
-  @ApiResponse(errors.badRequest)
-  @ApiResponse(errors.notFound)
-  @ApiResponse(errors.unavailable)
+  @UserEndpoint(explanationsResponse)
   explanationsFor(
     @Param('user_id', { schema: customerNumber }) userId: z.output<typeof customerNumber>,
     @Query({ schema: explanationsQuery }) query: z.output<typeof explanationsQuery>,
