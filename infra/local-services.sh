@@ -39,6 +39,9 @@ done
 
 build_pgvector() {
   log "pgvector is not installed: building it from Debian's source package (about 15 s)"
+  export DEBIAN_FRONTEND=noninteractive
+  # The build tools first (bookworm's), so that nothing can fail while the trixie list below is in place.
+  dpkg -s "postgresql-server-dev-$PG_MAJOR" >/dev/null 2>&1 || as_root apt-get install -y -qq "postgresql-server-dev-$PG_MAJOR" make gcc dpkg-dev >/dev/null
   local src=/etc/apt/sources.list.d/retail-pgvector-src.sources
   # For the time of `apt-get source` only (removed below).
   as_root tee "$src" >/dev/null <<'SRC'
@@ -50,16 +53,13 @@ Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -qq
-  dpkg -s "postgresql-server-dev-$PG_MAJOR" >/dev/null 2>&1 || as_root apt-get install -y -qq "postgresql-server-dev-$PG_MAJOR" make gcc dpkg-dev >/dev/null
   local work pg_config="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
   work=$(mktemp -d)
   chmod 755 "$work" # apt downloads as the _apt user when it can
   local fetched=0
-  (cd "$work" && apt-get source -qq pgvector >/dev/null 2>&1) && fetched=1
-  # The trixie source list goes again, and apt forgets it: left in place, apt would report trixie's source
-  # packages (docker-compose 2.x among them) as if their binaries were installable here.
+  # Whatever fails here, the trixie source list goes again and apt forgets it: left in place, apt would
+  # report trixie's source packages (docker-compose 2.x among them) as if their binaries were installable.
+  if as_root apt-get update -qq && (cd "$work" && apt-get source -qq pgvector >/dev/null 2>&1); then fetched=1; fi
   as_root rm -f "$src"
   as_root apt-get update -qq
   [ "$fetched" = 1 ] || die "apt-get source pgvector failed (is deb.debian.org reachable?)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs in the Dockerfile's prod-deps stage, after `npm ci --omit=dev --omit=optional`, from the folder
+// Runs in the Dockerfile's prod-deps stage, after `npm ci --omit=dev --ignore-scripts`, from the folder
 // holding package-lock.json and node_modules: takes out of node_modules what no process of the image loads.
 //
 // 1. Packages that only build tools need. npm also installs the peer dependencies of production packages,

@@ -372,10 +372,7 @@ describe('/retail_shop', () => {
     const payload = (tag: string) =>
       `<script>window.__xss='${tag}'</script><img src=x onerror="window.__xss='${tag}-img'"><b>bold ${tag}</b>`;
     const config = loadConfig();
-    const cache = new ExplanationCacheRepository(redis, {
-      queuePrefix: config.queuePrefix,
-      ...config.explanations,
-    });
+    const cache = new ExplanationCacheRepository(redis, config);
     const namespace = (await cache.activeWriter())!;
     const { rows: bought } = await db.query<{ product_id: string; description: string }>(
       `SELECT ui.product_id, p.description FROM user_items ui JOIN products p USING (product_id)

@@ -271,7 +271,9 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     signal: AbortSignal | undefined,
   ): Promise<'written' | 'elsewhere'> {
     const write = async (): Promise<'written' | 'elsewhere'> => {
-      if (await this.cached(userId, product)) return 'elsewhere';
+      // After the wait for a budget turn, look again before claiming (without a model there was no wait:
+      // explain() has just looked).
+      if (this.writer.callsModel && (await this.cached(userId, product))) return 'elsewhere';
       if (!(await this.cache.claim(this.namespace, userId, product.product_id, this.claimMs)))
         return 'elsewhere';
       try {
@@ -314,13 +316,10 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
       source: written.source,
       status: written.failed ? 'failed' : 'ready',
     });
-    const outcome = written.rejected ? 'rejected' : written.failed ? 'failed' : written.source;
-    this.metrics.explanationSentences.inc({ lane, outcome });
+    const problem = written.rejected ? 'rejected' : written.failed ? 'failed' : undefined;
+    this.metrics.explanationSentences.inc({ lane, outcome: problem ?? written.source });
     if (this.writer.callsModel) {
-      this.metrics.explanationModelCalls.inc({
-        lane,
-        outcome: written.rejected ? 'rejected' : written.failed ? 'failed' : 'ok',
-      });
+      this.metrics.explanationModelCalls.inc({ lane, outcome: problem ?? 'ok' });
     }
     if (written.failed)
       this.logger.warn(`user ${userId}, product ${product.product_id}: template sentence stored for now`);

@@ -27,6 +27,5 @@ export const modelCallBudget: FactoryProvider<ModelCallBudget> = {
 export const explanationCache: FactoryProvider<ExplanationCacheRepository> = {
   provide: EXPLANATION_CACHE,
   inject: [REDIS, APP_CONFIG],
-  useFactory: (redis: RedisClient, config: AppConfig) =>
-    new ExplanationCacheRepository(redis, { queuePrefix: config.queuePrefix, ...config.explanations }),
+  useFactory: (redis: RedisClient, config: AppConfig) => new ExplanationCacheRepository(redis, config),
 };

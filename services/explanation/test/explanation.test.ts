@@ -28,7 +28,6 @@ import {
   FakeOpenAiServer,
   insertShop,
   openTestStores,
-  resetDatabase,
   resetRedis,
   type RecordedRequest,
 } from '@retail/testing';
@@ -84,7 +83,7 @@ async function start(env: Record<string, string> = {}): Promise<void> {
     LLM_HTTP_RETRIES: '2',
     ...env,
   });
-  cache = new ExplanationCacheRepository(redis, { queuePrefix: config.queuePrefix, ...config.explanations });
+  cache = new ExplanationCacheRepository(redis, config);
   background = createQueue<ExplanationJob>(QueueNames.Explanations, config);
   interactive = createQueue<ExplanationJob>(QueueNames.ExplanationsInteractive, config);
   app = await NestFactory.createApplicationContext(withCore(ExplanationModule, config), { logger: false });
@@ -99,9 +98,8 @@ async function finished(queue: Queue<ExplanationJob>, id: string): Promise<Job<E
 }
 
 beforeAll(async () => {
-  ({ db, redis } = await openTestStores({ empty: false }));
+  ({ db, redis } = await openTestStores());
   fake = await FakeOpenAiServer.start();
-  await resetDatabase(db);
   await insertShop(db, {
     products: [
       { product_id: 'B1', description: 'HAND WARMER RED RETROSPOT' },

@@ -117,12 +117,8 @@ describe('SIGTERM in the middle of work', () => {
     const env = { LLM_API_KEY: 'sk-shutdown', LLM_BASE_URL: fake.baseUrl, WORKER_LOCK_MS: '2000' };
     const config = loadConfig({ ...process.env, ...env });
     const events: Queue<ExplanationJob> = createQueue(QueueNames.Explanations, config);
-    const cache = new ExplanationCacheRepository(redis, {
-      queuePrefix: config.queuePrefix,
-      ...config.explanations,
-    });
+    const cache = new ExplanationCacheRepository(redis, config);
     const namespace = writerNamespace(config.llm.model, config.recommender.model);
-    await resetDatabase(db);
     await insertShop(db, {
       products: ['A', 'B', 'C', 'D', 'P'].map((id) => ({ product_id: id, description: `LANTERN ${id}` })),
       purchases: [1, 2, 3].map((customer_id) => ({ customer_id, product_id: 'P' })),

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import ExcelJS from 'exceljs';
 import { from as copyFrom } from 'pg-copy-streams';
-import { withTransaction, type Database } from '@retail/common';
+import { withDeadline, withTransaction, type Database } from '@retail/common';
 import { connectTestDatabase, resetDatabase, startProcess } from '@retail/testing';
 import { IngestionInputError } from '../src/errors.js';
 import { IngestionService } from '../src/ingestion.service.js';
@@ -40,20 +40,7 @@ beforeEach(async () => {
 });
 
 /** Rejects with a clear message when `work` has not settled within HANG_MS (instead of Jest's timeout). */
-async function settlesWithin<T>(work: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} is still running after ${HANG_MS} ms: hung`)),
-      HANG_MS,
-    );
-  });
-  try {
-    return await Promise.race([work, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const settlesWithin = <T>(work: Promise<T>, what: string): Promise<T> => withDeadline(work, HANG_MS, what);
 
 /** Runs `npm run ingest` on a file; a run that hangs is killed and fails the test. */
 async function ingestCli(file: string): Promise<{ code: number | null; stderr: string; stdout: string }> {

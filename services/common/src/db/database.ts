@@ -1,6 +1,7 @@
 import pg from 'pg';
 import pgvector from 'pgvector';
 import { redactUrl } from '../config/config.js';
+import { withDeadline } from '../util/deadline.js';
 
 export type Database = pg.Pool;
 export type DatabaseClient = pg.PoolClient;
@@ -118,19 +119,10 @@ export async function withTransaction<T>(
 
 /** Rolls back; returns why the connection must be closed instead, when the ROLLBACK fails or hangs. */
 async function rollback(client: DatabaseClient, timeoutMs: number): Promise<Error | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<Error>((resolve) => {
-    timer = setTimeout(() => resolve(new Error(`ROLLBACK did not answer within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    return await Promise.race([
-      client.query('ROLLBACK').then(
-        () => undefined,
-        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-      ),
-      timedOut,
-    ]);
-  } finally {
-    clearTimeout(timer);
+    await withDeadline(client.query('ROLLBACK'), timeoutMs, 'ROLLBACK');
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
   }
 }

@@ -1,13 +1,15 @@
+import type { AppConfig } from '../config/config.js';
 import type { RedisClient } from '../redis/redis.js';
 import { parseCachedExplanation, type CachedExplanation } from './explanation-cache.js';
 
-export interface ExplanationCacheSettings {
-  queuePrefix: string;
-  /** How long a written sentence stays (EXPLANATION_TTL_SECONDS). */
-  ttlSeconds: number;
-  /** How long a `failed` (template) sentence stands before the model is asked again (EXPLANATION_RETRY_SECONDS). */
-  retrySeconds: number;
-}
+/**
+ * The queue prefix, and `explanations.ttlSeconds` (how long a written sentence stays, EXPLANATION_TTL_SECONDS)
+ * and `retrySeconds` (how long a `failed` template sentence stands before the model is asked again,
+ * EXPLANATION_RETRY_SECONDS).
+ */
+export type ExplanationCacheSettings = Pick<AppConfig, 'queuePrefix'> & {
+  explanations: Pick<AppConfig['explanations'], 'ttlSeconds' | 'retrySeconds'>;
+};
 
 /**
  * Every Redis key of the explanation cache:
@@ -54,8 +56,12 @@ export class ExplanationCacheRepository {
 
   /** Stores a sentence; a `failed` one only for the retry period. */
   async set(namespace: string, userId: string, productId: string, value: CachedExplanation): Promise<void> {
-    const ttl = value.status === 'failed' ? this.settings.retrySeconds : this.settings.ttlSeconds;
-    await this.redis.set(this.key(namespace, userId, productId), JSON.stringify(value), 'EX', ttl);
+    await this.redis.set(
+      this.key(namespace, userId, productId),
+      JSON.stringify(value),
+      'EX',
+      this.ttl(value),
+    );
   }
 
   /** Stores a sentence only where none is (a stand-in must never replace a written sentence). */
@@ -65,15 +71,19 @@ export class ExplanationCacheRepository {
     productId: string,
     value: CachedExplanation,
   ): Promise<boolean> {
-    const ttl = value.status === 'failed' ? this.settings.retrySeconds : this.settings.ttlSeconds;
     const result = await this.redis.set(
       this.key(namespace, userId, productId),
       JSON.stringify(value),
       'EX',
-      ttl,
+      this.ttl(value),
       'NX',
     );
     return result === 'OK';
+  }
+
+  private ttl(value: CachedExplanation): number {
+    const { retrySeconds, ttlSeconds } = this.settings.explanations;
+    return value.status === 'failed' ? retrySeconds : ttlSeconds;
   }
 
   /** Claims the right to write one sentence for `ttlMs` (across processes); false when someone else has it. */

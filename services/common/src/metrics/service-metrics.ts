@@ -47,7 +47,7 @@ export class ServiceMetrics {
   /** Jobs finished by this process's workers. */
   readonly jobOutcomes = new Counter({
     name: 'retail_queue_job_outcomes_total',
-    help: 'Jobs processed, by queue and outcome (completed, failed)',
+    help: 'Jobs processed, by queue and outcome (completed, retried, failed)',
     labelNames: ['queue', 'outcome'] as const,
     registers: [this.registry],
   });

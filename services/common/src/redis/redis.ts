@@ -11,13 +11,14 @@ export interface RedisOptions {
    * of retries so that a Redis outage turns into an error instead of a hang.
    */
   maxRetriesPerRequest?: number | null;
-  /** A command that has no answer after this long fails (request paths: an outage is an error, not a hang). */
-  commandTimeoutMs?: number;
   /** Where to say, once each, that Redis went away and that it is back. */
   logger?: OutageLogger;
 }
 
-/** A command normally answers in well under a millisecond; a second means Redis is away. */
+/**
+ * A command that has no answer after this long fails (request paths: an outage is an error, not a hang); a
+ * command normally answers in well under a millisecond, so a second means Redis is away.
+ */
 const COMMAND_TIMEOUT_MS = 1_000;
 
 /** A Redis client for request paths and caches (BullMQ opens its own connections for queues). */
@@ -25,7 +26,7 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
   const redis = new Redis(url, {
     connectionName: options.name ?? 'retail',
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 3 : options.maxRetriesPerRequest,
-    commandTimeout: options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS,
+    commandTimeout: COMMAND_TIMEOUT_MS,
     enableAutoPipelining: true,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   EXPLANATION_REQUEST_NAME,
   ExplanationCacheRepository,
+  OutageLog,
   QueueNames,
   explanationRequestId,
   explanationRequestOptions,
@@ -41,7 +42,7 @@ export class ExplanationLookupService {
   private namespace: { value: string | undefined; readAt: number } = { value: undefined, readAt: 0 };
   private readonly recentRequests = new Map<string, number>();
   private requestsInFlight = 0;
-  private requestsFailing = false;
+  private readonly requests = new OutageLog('queueing explanation requests', this.logger);
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -49,10 +50,7 @@ export class ExplanationLookupService {
     @Inject(METRICS) private readonly metrics: ServiceMetrics,
     private readonly queues: QueuesService,
   ) {
-    this.cache = new ExplanationCacheRepository(redis, {
-      queuePrefix: config.queuePrefix,
-      ...config.explanations,
-    });
+    this.cache = new ExplanationCacheRepository(redis, config);
     this.giveUpMs = 2 * config.explanations.waitMs;
   }
 
@@ -122,15 +120,10 @@ export class ExplanationLookupService {
       .get(QueueNames.ExplanationsInteractive)
       .add(EXPLANATION_REQUEST_NAME, job, { ...explanationRequestOptions(), jobId: id })
       .then(
-        () => {
-          if (this.requestsFailing) this.logger.log('explanation requests are queued again');
-          this.requestsFailing = false;
-        },
+        () => this.requests.ok(),
         (error: unknown) => {
           this.recentRequests.delete(id);
-          if (!this.requestsFailing)
-            this.logger.warn(`explanation requests cannot be queued: ${(error as Error).message}`);
-          this.requestsFailing = true;
+          this.requests.failed(error);
         },
       )
       .finally(() => this.requestsInFlight--);

@@ -58,7 +58,7 @@ export class HealthController {
       check('Postgres', () => this.db.query('SELECT 1')),
       check('Redis', () => this.redis.ping()),
       check('the recommendation service', () => this.recommendation.health()),
-      check('the queues', () => this.queues.states()),
+      check('the queues', () => this.queues.ping()),
     ]);
     const checks = { postgres, redis, recommendation, queues };
     const ok = Object.values(checks).every((c) => c.ok);

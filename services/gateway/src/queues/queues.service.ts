@@ -41,7 +41,15 @@ export class QueuesService implements OnApplicationShutdown {
   }
 
   /**
-   * Jobs per state, and the age of the oldest waiting job, per queue; fails after `deadlineMs` when Redis
+   * Whether the queues' connections answer (readiness: one count a queue, no job read; the caller bounds
+   * the wait).
+   */
+  async ping(): Promise<void> {
+    await Promise.all(this.queues.map((queue) => queue.getJobCounts('waiting')));
+  }
+
+  /**
+   * Jobs per state, and the age of the oldest waiting job, per queue (for /metrics); fails after `deadlineMs` when Redis
    * does not answer (the queues' connections wait for it by design).
    */
   states(deadlineMs = 1_000): Promise<Record<string, QueueState>> {

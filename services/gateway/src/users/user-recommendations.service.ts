@@ -47,6 +47,7 @@ export class UserRecommendationsService {
     urgency: ExplanationUrgency,
   ): Promise<RecommendationsResponse> {
     const answer = await this.recommendation.recommendations(userId, topN);
+    this.remember(userId); // answered, so the customer exists: the page's polls need not ask again
     const explanations = await this.explanations.lookup(
       answer.user_id,
       answer.recommendations.map((r) => r.product_id),
@@ -73,6 +74,11 @@ export class UserRecommendationsService {
     if (!(await this.recommendation.exists(userId)).exists) {
       throw new NotFoundException(`user ${userId} has no purchase history`);
     }
+    this.remember(userId);
+  }
+
+  private remember(userId: number): void {
+    if (this.known.has(userId)) return;
     if (this.known.size >= KNOWN_CUSTOMERS) this.known.clear();
     this.known.add(userId);
   }

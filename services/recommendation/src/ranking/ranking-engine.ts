@@ -210,16 +210,6 @@ export class RankingEngine {
     return this.factor !== undefined;
   }
 
-  /** The model name and version of `which` as loaded (undefined when it has no vectors). */
-  modelVersion(which: ListModel): { name: string; version: number } | undefined {
-    const model = which === 'served' && this.served.kind !== 'description' ? this.factor : this.description;
-    return model ? { name: model.name, version: model.version } : undefined;
-  }
-
-  loadedVersions(): { description: number | undefined; factor: number | undefined } {
-    return { description: this.description?.version, factor: this.factor?.version };
-  }
-
   /** How the vectors of `which` are laid out (for logs). */
   layout(which: ListModel): string {
     return this.modelOf(which)?.matrix.describe() ?? 'no vectors';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { to as copyTo } from 'pg-copy-streams';
-import type { Database, DatabaseClient } from '@retail/common';
+import { withTransaction, type Database, type DatabaseClient } from '@retail/common';
 import { DATABASE } from '@retail/common/nest';
 import type {
   CatalogRow,
@@ -52,11 +52,9 @@ export interface ListToSave {
 export class RankingInputsRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
-  async read(request: InputsRequest): Promise<InputsRead> {
-    const client = await this.db.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  read(request: InputsRequest): Promise<InputsRead> {
+    return withTransaction(this.db, async (client) => {
+      await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       const names = [request.descriptionModel, ...(request.factorModel ? [request.factorModel.name] : [])];
       const { rows: versions } = await client.query<{ model: string; version: number }>(
         'SELECT model, version FROM embedding_models WHERE model = ANY($1::text[])',
@@ -118,16 +116,8 @@ export class RankingInputsRepository {
       if (factor && request.loaded.factor !== versionOf(factor.name)) {
         result.factor = await this.readFactorModel(client, factor.name, factor.kind, versionOf(factor.name));
       }
-      await client.query('COMMIT');
       return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+    });
   }
 
   /** The versions of the inputs now (three rows: what an answer checks before it is given). */

@@ -56,19 +56,15 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
 
   /** Schedules the event of an answer ranked by `model`; returns at once. */
   publishSoon(userId: number, model: string, purchasesHash: string, products: RecommendedProduct[]): void {
-    const id = recommendationEventId(
-      model,
-      String(userId),
-      products.map((p) => p.product_id),
-      purchasesHash,
-    );
+    const productIds = products.map((p) => p.product_id);
+    const id = recommendationEventId(model, String(userId), productIds, purchasesHash);
     if (this.published.has(id) || this.pending.has(id)) return;
     this.pending.set(id, {
       id,
       event: {
         model,
         user_id: String(userId),
-        product_ids: products.map((p) => p.product_id),
+        product_ids: productIds,
         created_at: new Date().toISOString(),
       },
     });

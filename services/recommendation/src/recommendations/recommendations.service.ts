@@ -74,7 +74,8 @@ export class RecommendationsService {
     const engine = this.store.engine;
     const fresh = engine.freshList(which, userId);
     if (fresh) return fresh;
-    const computed = engine.list(which, userId)!;
+    // The customer is known (checked above), so the computation gives their list.
+    const computed = engine.compute(which, [userId]).get(userId)!;
     this.writer.keep(which, userId, computed);
     return computed;
   }
