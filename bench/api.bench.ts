@@ -14,39 +14,22 @@
  * makes the co-purchase and hybrid models stale, and a service serving them would retrain them (a minute or two
  * of CPU) in the middle of their runs; the next invocation retrains them first (`npm run train -- --wait`).
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg } from 'node:os';
-import path from 'node:path';
 import autocannon, { type Result } from 'autocannon';
-import {
-  COPURCHASE_MODEL,
-  REPO_ROOT,
-  connectDatabase,
-  hybridModel,
-  type RecommenderKind,
-} from '@retail/common';
-import { runMigrations } from '@retail/common/migrate';
+import { LOCAL_EMBEDDING_MODEL, connectDatabase, servedModelOf, type RecommenderKind } from '@retail/common';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
-import { BENCH_DATABASE_URL as DATABASE_URL, runBench } from './bench-kit.ts';
+import { BENCH_DATABASE_URL as DATABASE_URL, prepareBenchDatabase, runBench } from './bench-kit.ts';
 
 const CONNECTIONS = 32;
-const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';
+const DESCRIPTION_MODEL = LOCAL_EMBEDDING_MODEL;
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const MODELS = (process.env.BENCH_MODELS ?? 'copurchase,hybrid,description').split(',') as RecommenderKind[];
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(1))
     .join(' ');
-
-function cli(script: string, args: string[], env: NodeJS.ProcessEnv): void {
-  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, script), ...args], {
-    env: { ...process.env, ...env },
-    stdio: 'inherit',
-  });
-  if (result.status !== 0) throw new Error(`${script} failed`);
-}
 
 function shuffle<T>(items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
@@ -160,7 +143,6 @@ function reportHeld(
 }
 
 async function main(): Promise<void> {
-  await runMigrations(DATABASE_URL);
   const env = {
     DATABASE_URL,
     QUEUE_PREFIX: 'retail-bench',
@@ -168,6 +150,7 @@ async function main(): Promise<void> {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
   };
+  await prepareBenchDatabase(env, { train: MODELS.some((kind) => kind !== 'description') });
   const db = await connectDatabase(DATABASE_URL, { max: 2, applicationName: 'bench-api' });
   const running: RunningProcess[] = [];
   const stop = async () => {
@@ -177,23 +160,11 @@ async function main(): Promise<void> {
     }
   };
   try {
-    if ((await db.query<{ n: number }>('SELECT count(*) AS n FROM customers')).rows[0]!.n === 0) {
-      cli('services/ingestion/dist/main.js', ['--no-embeddings'], env);
-    }
-    cli('services/embedder/dist/embed.cli.js', ['--wait'], env);
-    if (MODELS.some((kind) => kind !== 'description')) {
-      cli('services/recommendation/dist/training/train.cli.js', ['--wait'], env);
-    }
     const users = (await db.query<{ id: string }>('SELECT customer_id::text AS id FROM customers')).rows.map(
       (r) => r.id,
     );
     for (const kind of MODELS) {
-      const model =
-        kind === 'description'
-          ? DESCRIPTION_MODEL
-          : kind === 'copurchase'
-            ? COPURCHASE_MODEL
-            : hybridModel(DESCRIPTION_MODEL);
+      const model = servedModelOf(kind, DESCRIPTION_MODEL).name;
       const ports = { RECOMMENDATION_PORT: String(await freePort()), GATEWAY_PORT: String(await freePort()) };
       const base = `http://127.0.0.1:${ports.GATEWAY_PORT}`;
       const recommendation = startProcess('services/recommendation/dist/main.js', [], {

@@ -13,20 +13,10 @@
  * The background events' age limit is BENCH_BACKGROUND_MAX_AGE_SECONDS (default 120; the product default is
  * 900 s, which would make the drain take a quarter of an hour); every other setting is the default.
  */
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import autocannon from 'autocannon';
-import {
-  QueueNames,
-  REPO_ROOT,
-  connectDatabase,
-  createQueue,
-  createRedis,
-  type Database,
-} from '@retail/common';
-import { runMigrations } from '@retail/common/migrate';
+import { connectDatabase, createQueue, createRedis, QueueNames, type Database } from '@retail/common';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
-import { BENCH_DATABASE_URL as DATABASE_URL, runBench } from './bench-kit.ts';
+import { BENCH_DATABASE_URL as DATABASE_URL, prepareBenchDatabase, runBench } from './bench-kit.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MAX_AGE_SECONDS = process.env.BENCH_BACKGROUND_MAX_AGE_SECONDS ?? '120';
@@ -35,14 +25,6 @@ const SWEEP_CONNECTIONS = 16;
 
 interface Explanations {
   explanations: { explanation_status: string; explanation_source: string | null }[];
-}
-
-function cli(script: string, args: string[], env: NodeJS.ProcessEnv): void {
-  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, script), ...args], {
-    env: { ...process.env, ...env },
-    stdio: 'inherit',
-  });
-  if (result.status !== 0) throw new Error(`${script} failed`);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -60,7 +42,10 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 }
 
 async function main(): Promise<void> {
-  await runMigrations(DATABASE_URL);
+  await prepareBenchDatabase(
+    { DATABASE_URL, REDIS_URL, QUEUE_PREFIX: 'retail-bench', EMBEDDING_PROVIDER: 'local', LOG_LEVEL: 'warn' },
+    { train: false },
+  );
   const fake = startProcess('services/testing/dist/fake-openai-server.cli.js', ['--delay-ms', '1000']);
   await fake.waitFor(/listening (\S+)/);
   const prefix = `retail-bench-explain-${Date.now()}`;
@@ -83,10 +68,6 @@ async function main(): Promise<void> {
   const processes: RunningProcess[] = [fake];
   const background = createQueue(QueueNames.Explanations, { redisUrl: REDIS_URL, queuePrefix: prefix });
   try {
-    if ((await db.query<{ n: number }>('SELECT count(*) AS n FROM customers')).rows[0]!.n === 0) {
-      cli('services/ingestion/dist/main.js', ['--no-embeddings'], env);
-    }
-    cli('services/embedder/dist/embed.cli.js', ['--wait'], env);
     processes.push(startProcess('services/recommendation/dist/main.js', [], env));
     processes.push(
       startProcess('services/explanation/dist/main.js', [], { ...env, METRICS_PORT: String(metricsPort) }),

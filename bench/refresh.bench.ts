@@ -18,24 +18,20 @@
  * invocation retrains them first (`npm run train -- --wait`).
  */
 import { loadavg } from 'node:os';
-import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import {
-  COPURCHASE_MODEL,
-  REPO_ROOT,
+  LOCAL_EMBEDDING_MODEL,
   connectDatabase,
-  hybridModel,
+  servedModelOf,
   type Database,
   type RecommenderKind,
   type ServedModel,
 } from '@retail/common';
-import { runMigrations } from '@retail/common/migrate';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
 import { RankingEngine } from '../services/recommendation/dist/ranking/ranking-engine.js';
 import { RankingInputsRepository } from '../services/recommendation/dist/ranking/ranking-inputs.repository.js';
-import { BENCH_DATABASE_URL as DATABASE_URL, runBench } from './bench-kit.ts';
+import { BENCH_DATABASE_URL as DATABASE_URL, prepareBenchDatabase, runBench } from './bench-kit.ts';
 
-const DESCRIPTION_MODEL = 'local-hashed-ngrams-v1';
+const DESCRIPTION_MODEL = LOCAL_EMBEDDING_MODEL;
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const MODELS = (process.env.BENCH_MODELS ?? 'copurchase,hybrid,description').split(',') as RecommenderKind[];
 const COLD_SAMPLE = 500;
@@ -46,26 +42,12 @@ const load = () =>
     .join(' ');
 const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 0)} ms`;
 
-function cli(script: string, args: string[], env: NodeJS.ProcessEnv): void {
-  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, script), ...args], {
-    env: { ...process.env, ...env },
-    stdio: 'inherit',
-  });
-  if (result.status !== 0) throw new Error(`${script} failed`);
-}
-
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function modelName(kind: RecommenderKind): string {
-  return kind === 'description'
-    ? DESCRIPTION_MODEL
-    : kind === 'copurchase'
-      ? COPURCHASE_MODEL
-      : hybridModel(DESCRIPTION_MODEL);
-}
+const modelName = (kind: RecommenderKind): string => servedModelOf(kind, DESCRIPTION_MODEL).name;
 
 async function inProcess(db: Database, kind: RecommenderKind): Promise<void> {
   const served: ServedModel = { kind, name: modelName(kind), descriptionModel: DESCRIPTION_MODEL };
@@ -191,7 +173,6 @@ async function endToEnd(db: Database, kind: RecommenderKind, env: Record<string,
 }
 
 async function main(): Promise<void> {
-  await runMigrations(DATABASE_URL);
   const env = {
     DATABASE_URL,
     QUEUE_PREFIX: 'retail-bench',
@@ -199,14 +180,9 @@ async function main(): Promise<void> {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
   };
+  await prepareBenchDatabase(env, { train: MODELS.some((kind) => kind !== 'description') });
   const db = await connectDatabase(DATABASE_URL, { max: 2, applicationName: 'bench-refresh' });
   try {
-    if ((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM customers')).rows[0]!.n === 0) {
-      cli('services/ingestion/dist/main.js', ['--no-embeddings'], env);
-    }
-    cli('services/embedder/dist/embed.cli.js', ['--wait'], env);
-    if (MODELS.some((kind) => kind !== 'description'))
-      cli('services/recommendation/dist/training/train.cli.js', ['--wait'], env);
     console.log(
       `load average ${load()} (1, 5, 15 min) on ${(await import('node:os')).availableParallelism()} cores`,
     );

@@ -1,7 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  DeadlineError,
   servedModel,
+  withDeadline,
   writerNamespace,
   type AppConfig,
   type CachedExplanation,
@@ -240,13 +243,11 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     ground: Grounds,
     deadline: number,
   ): Promise<Outcome> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
-    });
-    const first = await Promise.race([work, late]);
-    clearTimeout(timer);
-    if (first !== 'late') return first;
+    try {
+      return await withDeadline(work, Math.max(0, deadline - Date.now()), 'the sentence');
+    } catch (error) {
+      if (!(error instanceof DeadlineError)) throw error;
+    }
     const standIn: CachedExplanation = {
       text: templateSentence({ productDescription: product.description, ...ground }),
       source: 'template',
@@ -332,8 +333,4 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
       this.logger.warn(`could not announce the writer: ${(error as Error).message}`);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -28,9 +28,13 @@ export interface ServedModel {
   descriptionModel: string;
 }
 
+/** The model served under RECOMMENDER_MODEL, with the description model (EMBEDDING_MODEL) it builds on. */
 export function servedModel(config: Pick<AppConfig, 'embedding' | 'recommender'>): ServedModel {
-  const descriptionModel = config.embedding.model;
-  const kind = config.recommender.model;
+  return servedModelOf(config.recommender.model, config.embedding.model);
+}
+
+/** The model of `kind` over `descriptionModel`. */
+export function servedModelOf(kind: RecommenderKind, descriptionModel: string): ServedModel {
   const name =
     kind === 'description'
       ? descriptionModel
