@@ -1,0 +1,36 @@
+/**
+ * Where a LinalgWorkspace (kernels.ts) and its helper threads (kernel-thread.ts) meet in the shared memory:
+ * the first page is left to the module; then the control words (Int32), the job descriptor (float64 slots:
+ * the kind, the scratch base, the kernel's arguments, and in the last slot the number of parts), then each
+ * thread's scratch space.
+ */
+export const PAGE = 65_536;
+export const CONTROL = PAGE;
+export const CONTROL_BYTES = 1024;
+export const JOB = CONTROL + CONTROL_BYTES;
+export const JOB_SLOTS = 32;
+export const SCRATCH = JOB + JOB_SLOTS * 8;
+
+/**
+ * The control words: the job sequence number the caller bumps to start a job, a stop flag, then per helper
+ * h (1-based) at `perHelper` * h: ready, assigned (the sequence number of the job it is part of), part (its
+ * part of that job), done (the last sequence number it finished), failed.
+ */
+export const WORDS = {
+  sequence: 0,
+  stop: 1,
+  ready: 0,
+  assigned: 1,
+  part: 2,
+  done: 3,
+  failed: 4,
+  perHelper: 8,
+} as const;
+
+/** What a helper thread is handed (workerData). */
+export interface KernelThreadData {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** This helper's number, 1 .. helpers. */
+  helper: number;
+}
