@@ -315,6 +315,40 @@ function sparseRows(
   }
 }
 
+/**
+ * The lower triangle (diagonal included) of Xᵀ X into the n x n row-major `out` (zeroed), for a binary
+ * users x items matrix X given both ways (CSR, int32): each item's users (`itemPtr`, `itemIdx`) and each
+ * user's items, ascending (`userPtr`, `userIdx`). Row a counts, for each user of a, the items b <= a they
+ * bought. Rows are dealt out in blocks of MC to `parts` threads.
+ */
+function gramLower(
+  itemPtr: usize,
+  itemIdx: usize,
+  userPtr: usize,
+  userIdx: usize,
+  n: i32,
+  out: usize,
+  part: i32,
+  parts: i32,
+): void {
+  for (let a0 = part * MC; a0 < n; a0 += MC * parts) {
+    for (let a = a0; a < min(n, a0 + MC); a++) {
+      const row = at(out, a, 0, n, 1);
+      const end = load<i32>(itemPtr + ((<usize>(a + 1)) << 2));
+      for (let t = load<i32>(itemPtr + ((<usize>a) << 2)); t < end; t++) {
+        const user = load<i32>(itemIdx + ((<usize>t) << 2));
+        const last = load<i32>(userPtr + ((<usize>(user + 1)) << 2));
+        for (let k = load<i32>(userPtr + ((<usize>user) << 2)); k < last; k++) {
+          const b = load<i32>(userIdx + ((<usize>k) << 2));
+          if (b > a) break;
+          const o = row + ((<usize>b) << 3);
+          store<f64>(o, load<f64>(o) + 1);
+        }
+      }
+    }
+  }
+}
+
 function dot(x: usize, y: usize, bytes: usize): f64 {
   const pairs = bytes & ~(<usize>15);
   let acc = f64x2.splat(0);
@@ -427,6 +461,7 @@ export function orthonormaliseTile(v: usize, j0: i32, count: i32, length: i32): 
 /** What a job descriptor asks for (float64 slots: the kind, the scratch base, then the kernel's arguments). */
 const JOB_GEMM = 1;
 const JOB_SPARSE_ROWS = 2;
+const JOB_GRAM_LOWER = 3;
 
 function arg(job: usize, i: i32): f64 {
   return load<f64>(job + ((<usize>(i + 2)) << 3));
@@ -466,6 +501,17 @@ export function runJob(job: usize, part: i32, parts: i32): void {
       part,
       parts,
       work,
+    );
+  else if (kind == JOB_GRAM_LOWER)
+    gramLower(
+      parg(job, 0),
+      parg(job, 1),
+      parg(job, 2),
+      parg(job, 3),
+      iarg(job, 4),
+      parg(job, 5),
+      part,
+      parts,
     );
   else if (kind == JOB_SPARSE_ROWS)
     sparseRows(

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { LinalgWorkspace } from '../src/models/kernels.js';
-import { gramLower, inverseDiagonal, transposeRows, type Dense } from '../src/models/linalg.js';
+import { inverseDiagonal, transposeRows, type Dense } from '../src/models/linalg.js';
 
 /**
  * The WebAssembly kernels against plain loops written as in a textbook, on small random matrices whose
@@ -341,15 +341,34 @@ describe('the workspace', () => {
 });
 
 describe('the co-purchase counts', () => {
-  it('are the lower triangle of XᵀX, from the matrix both ways', () => {
+  it.each([1, 2])(
+    'are the lower triangle of XᵀX, from the matrix both ways (%i thread(s))',
+    async (threads) => {
+      const ws = await workspace(threads);
+      const next = random(17);
+      const items = 131;
+      const userItems = Array.from({ length: 90 }, () =>
+        Int32Array.from(Array.from({ length: items }, (_, i) => i).filter(() => next() > 0.35)),
+      );
+      userItems[3] = Int32Array.of();
+      const out = ws.matrix(items, items);
+      out.data.fill(7); // replaced
+      ws.gramLower(
+        ws.sparse(userItems, items),
+        ws.sparse(transposeRows(userItems, items), userItems.length),
+        out,
+      );
+      const want = new Float64Array(items * items);
+      for (const row of userItems)
+        for (const a of row) for (const b of row) if (b <= a) want[a * items + b]! += 1;
+      expect([...out.data]).toEqual([...want]);
+    },
+  );
+
+  it('transposes a sparse binary matrix, and refuses columns out of order', async () => {
     const userItems = [Int32Array.of(0, 2, 3), Int32Array.of(2), Int32Array.of(), Int32Array.of(0, 3)];
-    const n = 4;
-    const out = new Float64Array(n * n);
-    gramLower(transposeRows(userItems, n), userItems, out);
-    const want = new Float64Array(n * n);
-    for (const items of userItems)
-      for (const a of items) for (const b of items) if (b <= a) want[a * n + b]! += 1;
-    expect([...out]).toEqual([...want]);
-    expect(transposeRows(userItems, n).map((users) => [...users])).toEqual([[0, 3], [], [0, 1], [0, 3]]);
+    expect(transposeRows(userItems, 4).map((users) => [...users])).toEqual([[0, 3], [], [0, 1], [0, 3]]);
+    const ws = await workspace(1);
+    expect(() => ws.sparse([Int32Array.of(2, 1)], 4)).toThrow(/the columns of row 0 are not ascending/);
   });
 });

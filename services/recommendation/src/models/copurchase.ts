@@ -1,12 +1,5 @@
 import { LinalgWorkspace } from './kernels.js';
-import {
-  gramLower,
-  inverseDiagonal,
-  seededNormal,
-  topEigenvectors,
-  transposeRows,
-  type Dense,
-} from './linalg.js';
+import { inverseDiagonal, seededNormal, topEigenvectors, transposeRows, type Dense } from './linalg.js';
 
 /** One (customer, merchandise product) pair bought, with the last time it was bought. */
 export interface PurchaseRecord {
@@ -143,13 +136,12 @@ export function trainCopurchase(
   const ws = new LinalgWorkspace(threads);
   try {
     const x = ws.sparse(matrix.userItems, n);
-    const itemUsers = transposeRows(matrix.userItems, n);
-    const xt = ws.sparse(itemUsers, matrix.userItems.length);
+    const xt = ws.sparse(transposeRows(matrix.userItems, n), matrix.userItems.length);
 
     // P = (XᵀX + lambda I)⁻¹ = Mᵀ M with M the inverse Cholesky factor; B = I - P D⁻¹ with D = diag(P) (its
     // diagonal is zero), applied to blocks of columns without forming P or B.
     const m = ws.matrix(n, n);
-    gramLower(itemUsers, matrix.userItems, m.data);
+    ws.gramLower(x, xt, m);
     for (let i = 0; i < n; i++) m.data[i * n + i]! += params.lambda;
     advance(TRAINING_PHASES.counts);
     ws.cholesky(m);

@@ -43,6 +43,7 @@ const TILE = 16;
 
 const JOB_GEMM = 1;
 const JOB_SPARSE_ROWS = 2;
+const JOB_GRAM_LOWER = 3;
 
 /** Zero blocks of a product's operands that are skipped (assembly/linalg.ts). */
 const FULL = 0;
@@ -136,7 +137,7 @@ export class LinalgWorkspace {
     return { rows, cols, data: m.data.subarray(0, rows * cols) };
   }
 
-  /** The binary matrix whose row r has ones in the columns rows[r] (each ascending, within 0 .. cols-1). */
+  /** The binary matrix whose row r has ones in the columns rows[r] (strictly ascending, within 0 .. cols-1). */
   sparse(rows: readonly Int32Array[], cols: number): SparseRows {
     let nnz = 0;
     for (const row of rows) nnz += row.length;
@@ -147,9 +148,11 @@ export class LinalgWorkspace {
     let at = 0;
     rows.forEach((row, r) => {
       ptr[r] = at;
+      let previous = -1;
       for (const c of row) {
         if (!(c >= 0 && c < cols)) throw new Error(`column ${c} of row ${r} is outside 0 .. ${cols - 1}`);
-        idx[at++] = c;
+        if (c <= previous) throw new Error(`the columns of row ${r} are not ascending`);
+        idx[at++] = previous = c;
       }
     });
     ptr[rows.length] = at;
@@ -196,6 +199,17 @@ export class LinalgWorkspace {
   sparseMultiply(s: SparseRows, y: Dense, out: Dense): void {
     this.check(y.rows === s.cols && out.rows === s.rows && out.cols === y.cols, 'S Y', y, y, out);
     this.run(JOB_SPARSE_ROWS, [s.ptr, s.idx, s.rows, y.data.byteOffset, y.cols, out.data.byteOffset]);
+  }
+
+  /**
+   * out = XᵀX on and below the diagonal (exact counts; above it, zeros) for a binary matrix X given both
+   * ways: `x` (its rows, columns ascending) and `xt` (its transpose).
+   */
+  gramLower(x: SparseRows, xt: SparseRows, out: Dense): void {
+    const n = x.cols;
+    this.check(xt.rows === n && xt.cols === x.rows && out.rows === n && out.cols === n, 'XᵀX', out, out, out);
+    out.data.fill(0);
+    this.run(JOB_GRAM_LOWER, [xt.ptr, xt.idx, x.ptr, x.idx, n, out.data.byteOffset]);
   }
 
   /**

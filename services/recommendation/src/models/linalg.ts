@@ -3,7 +3,7 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 /**
  * Linear algebra on row-major Float64Array matrices for the co-purchase model, beside the WebAssembly
  * kernels of kernels.ts (the large products, the Cholesky factor and its inverse, the orthonormalisation):
- * the sparse co-purchase counts, the diagonal of the inverse, the small symmetric eigenproblem (a few
+ * the transpose of a sparse matrix, the diagonal of the inverse, the small symmetric eigenproblem (a few
  * hundred rows: ml-matrix's), and the seeded random numbers.
  */
 
@@ -28,28 +28,6 @@ export function transposeRows(rows: readonly Int32Array[], cols: number): Int32A
     for (const c of row) out[c]![filled[c]!++] = r;
   });
   return out;
-}
-
-/**
- * The lower triangle (diagonal included) of Xᵀ X into the n x n row-major `out`, for a binary users x
- * items matrix X given both ways: `itemUsers` (each item's users) and `userItems` (each user's items,
- * ascending). Row a counts, for each user of a, the items b <= a they bought: one row of `out` at a time.
- */
-export function gramLower(
-  itemUsers: readonly Int32Array[],
-  userItems: readonly Int32Array[],
-  out: Float64Array,
-): void {
-  const n = itemUsers.length;
-  for (let a = 0; a < n; a++) {
-    const row = a * n;
-    for (const user of itemUsers[a]!) {
-      for (const b of userItems[user]!) {
-        if (b > a) break;
-        out[row + b]! += 1;
-      }
-    }
-  }
 }
 
 /** The diagonal of Mᵀ M for a lower-triangular M: diag(A⁻¹) from the inverse Cholesky factor. */
