@@ -150,29 +150,24 @@ export function trainCopurchase(
     const d = inverseDiagonal(m.data, n);
     advance(TRAINING_PHASES.inverse);
 
-    // Scratch for products with `width` columns (and views of it for `rank` columns).
+    // Scratch for the products with `width` columns (applyB and applyBt use t1 and t2).
     const t1 = ws.matrix(n, width);
     const t2 = ws.matrix(n, width);
     const t3 = ws.matrix(n, width);
     const users = ws.matrix(matrix.userItems.length, width);
-    const like = (y: Dense, scratch: Dense): Dense => ws.reshape(scratch, y.rows, y.cols);
     /** out = B Y = Y - P D⁻¹ Y (out may be Y) */
     const applyB = (y: Dense, out: Dense): void => {
-      const s = like(y, t1);
-      const p = like(y, t2);
-      scaleRows(y, d, s);
-      ws.lowerMultiply(m, s, p);
-      ws.lowerTransposedMultiply(m, p, s);
-      subtract(y, s, out);
+      scaleRows(y, d, t1);
+      ws.lowerMultiply(m, t1, t2);
+      ws.lowerTransposedMultiply(m, t2, t1);
+      subtract(y, t1, out);
     };
     /** out = Bᵀ Y = Y - D⁻¹ P Y (out may be Y) */
     const applyBt = (y: Dense, out: Dense): void => {
-      const s = like(y, t1);
-      const p = like(y, t2);
-      ws.lowerMultiply(m, y, p);
-      ws.lowerTransposedMultiply(m, p, s);
-      scaleRows(s, d, s);
-      subtract(y, s, out);
+      ws.lowerMultiply(m, y, t2);
+      ws.lowerTransposedMultiply(m, t2, t1);
+      scaleRows(t1, d, t1);
+      subtract(y, t1, out);
     };
     /** Q = (XB)ᵀ(XB) Q, applied as Bᵀ(Xᵀ(X(B Q))) without forming it. */
     const applyM = (q: Dense): void => {
@@ -190,19 +185,21 @@ export function trainCopurchase(
       ws.orthonormaliseColumns(q);
       advance(TRAINING_PHASES.subspace);
     }
-    // Rayleigh-Ritz: the best rank-`rank` subspace of span(Q).
-    applyB(q, t3);
-    ws.sparseMultiply(x, t3, users);
+    // Rayleigh-Ritz: the best rank-`rank` subspace of span(Q), W the top eigenvectors of (XBQ)ᵀ(XBQ); the
+    // output vectors are Q W, the input vectors B (Q W) = (B Q) W.
+    const bq = t3;
+    applyB(q, bq);
+    ws.sparseMultiply(x, bq, users);
     const gram = ws.matrix(width, width);
     ws.crossProduct(users, gram);
     const { vectors } = topEigenvectors(gram, rank);
-    const v = ws.matrix(width, rank);
-    v.data.set(vectors.data);
+    const w = ws.matrix(width, rank);
+    w.data.set(vectors.data);
     const output = ws.matrix(n, rank);
-    ws.multiply(q, v, output);
+    ws.multiply(q, w, output);
     advance(TRAINING_PHASES.factors);
     const input = ws.matrix(n, rank);
-    applyB(output, input);
+    ws.multiply(bq, w, input);
     advance(TRAINING_PHASES.input);
 
     let top = 0;

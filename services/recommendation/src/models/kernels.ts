@@ -130,13 +130,6 @@ export class LinalgWorkspace {
     return { rows, cols, data };
   }
 
-  /** The first rows x cols elements of `m`'s storage, seen as a rows x cols matrix. */
-  reshape(m: Dense, rows: number, cols: number): Dense {
-    this.own(m);
-    if (rows * cols > m.data.length) throw new Error(`a ${rows} x ${cols} view does not fit`);
-    return { rows, cols, data: m.data.subarray(0, rows * cols) };
-  }
-
   /** The binary matrix whose row r has ones in the columns rows[r] (strictly ascending, within 0 .. cols-1). */
   sparse(rows: readonly Int32Array[], cols: number): SparseRows {
     let nnz = 0;
