@@ -2,12 +2,15 @@
 // the co-purchase model's training (src/models/kernels.ts drives them). Every matrix lives in the module's
 // (imported, shared) linear memory; addresses are in bytes, strides in elements.
 //
-// The products follow the usual blocked scheme of fast matrix multiplication: a panel of B (KC rows, NC
-// columns) is packed into NR-column strips, a block of A (MC rows, KC columns) into MR-row strips, and a
-// register-blocked micro-kernel computes MR x NR tiles of C from them with f64x2 multiplies and adds (no
-// fused multiply-add: every result is the same on every machine). Each element of C is accumulated in the
-// same order whatever the number of threads: a job's rows are dealt out in blocks of MC rows to `parts`
-// threads, each computing whole blocks.
+// The products follow the usual blocked scheme of fast matrix multiplication: B is packed once (packB) into
+// panels of KC rows and NC columns made of NR-column strips; each block of MC rows of A is packed into
+// MR-row strips, and a register-blocked micro-kernel computes MR x NR tiles of C from them with f64x2
+// multiplies and adds (no fused multiply-add: every result is the same on every machine).
+//
+// A job (runJob) is run by every thread taking part; its rows (or vectors) come in blocks that the threads
+// claim one at a time from a shared counter, so that a thread slowed down by others on the machine takes
+// fewer. Each element of a result is computed by one thread, in an order that does not depend on which
+// thread or how many: the results are the same bits with one thread or several.
 
 const MR = 4;
 const NR = 4;
@@ -15,8 +18,8 @@ const MC = 64;
 const KC = 256;
 const NC = 512;
 
-/** Bytes of scratch space one thread needs: the packed A block, the packed B panel, an edge tile. */
-export const WORK_BYTES: i32 = (MC * KC + KC * NC + MR * NR) << 3;
+/** Bytes of scratch space one thread needs: the packed A block and an edge tile. */
+export const WORK_BYTES: i32 = (MC * KC + MR * NR) << 3;
 
 /** Structure of a product's operands: zero blocks that are skipped (their memory must hold zeros). */
 const FULL = 0;
@@ -67,7 +70,7 @@ function packA(a: usize, as0: i32, as1: i32, i0: i32, mc: i32, p0: i32, kc: i32,
 }
 
 /** Packs B[p0 .. p0+kc, j0 .. j0+nc] into NR-column strips, each p's NR values together; pads with zeros. */
-function packB(b: usize, bs0: i32, bs1: i32, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
+function packPanel(b: usize, bs0: i32, bs1: i32, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
   for (let jr = 0; jr < nc; jr += NR) {
     const cols = min(NR, nc - jr);
     const strip = dst + ((<usize>jr * <usize>kc) << 3);
@@ -86,6 +89,28 @@ function packB(b: usize, bs0: i32, bs1: i32, p0: i32, kc: i32, j0: i32, nc: i32,
       }
     }
   }
+}
+
+/** Bytes of B packed: k rows of n columns, padded to a multiple of NR. */
+export function packedBytes(k: i32, n: i32): i32 {
+  return (k * (((n + NR - 1) / NR) * NR)) << 3;
+}
+
+/** Where the panel (p0, j0) of B packed for k x n lies: the column blocks one after the other. */
+function panelAt(packed: usize, k: i32, n: i32, p0: i32, j0: i32): usize {
+  const nc = min(NC, n - j0);
+  const padded = ((nc + NR - 1) / NR) * NR;
+  return packed + ((<usize>j0 * <usize>k + <usize>p0 * <usize>padded) << 3);
+}
+
+/**
+ * Packs B, k x n (element (p, j) at b + 8 (p bs0 + j bs1)), into `dst` (packedBytes(k, n)): every panel
+ * of KC rows and NC columns, for gemm.
+ */
+export function packB(b: usize, bs0: i32, bs1: i32, k: i32, n: i32, dst: usize): void {
+  for (let j0 = 0; j0 < n; j0 += NC)
+    for (let p0 = 0; p0 < k; p0 += KC)
+      packPanel(b, bs0, bs1, p0, min(KC, k - p0), j0, min(NC, n - j0), panelAt(dst, k, n, p0, j0));
 }
 
 function update(c: usize, acc: v128, alpha: v128): void {
@@ -164,10 +189,10 @@ function micro(
 }
 
 /**
- * C (+)= alpha op(A) B, with op(A) m x k (element (i, p) at a + 8 (i as0 + p as1)), B k x n (element (p, j)
- * at b + 8 (p bs0 + j bs1)) and C m x n row-major (row stride ldc). `accumulate` 0 overwrites C. `shape`
- * names the zero blocks skipped (FULL, A_LOWER, A_UPPER); the rows of C are dealt out in blocks of
- * MC to `parts` threads, this call computing the blocks of `part`, with `work` (WORK_BYTES) to pack into.
+ * C (+)= alpha op(A) B, with op(A) m x k (element (i, p) at a + 8 (i as0 + p as1)), B k x n packed by packB
+ * at `packed`, and C m x n row-major (row stride ldc). `accumulate` 0 overwrites C. `shape` names the zero
+ * blocks skipped (FULL, A_LOWER, A_UPPER). Blocks of MC rows of C are claimed from `counter` (the costliest
+ * first), with `work` (WORK_BYTES) to pack into.
  */
 function gemm(
   m: i32,
@@ -177,41 +202,32 @@ function gemm(
   a: usize,
   as0: i32,
   as1: i32,
-  b: usize,
-  bs0: i32,
-  bs1: i32,
+  packed: usize,
   c: usize,
   ldc: i32,
   accumulate: i32,
   shape: i32,
-  part: i32,
-  parts: i32,
   work: usize,
+  counter: usize,
 ): void {
   const packedA = work;
-  const packedB = work + ((<usize>MC * KC) << 3);
-  const edge = packedB + ((<usize>KC * NC) << 3);
-  const step = MC * parts;
-  if (!accumulate)
-    for (let i0 = part * MC; i0 < m; i0 += step)
-      for (let i = i0; i < min(m, i0 + MC); i++) memory.fill(at(c, i, 0, ldc, 1), 0, (<usize>n) << 3);
-  for (let j0 = 0; j0 < n; j0 += NC) {
-    const nc = min(NC, n - j0);
-    for (let p0 = 0; p0 < k; p0 += KC) {
-      const kc = min(KC, k - p0);
-      let packed = false;
-      for (let i0 = part * MC; i0 < m; i0 += step) {
-        const mc = min(MC, m - i0);
-        if (shape == A_LOWER && p0 >= i0 + mc) continue;
+  const edge = work + ((<usize>MC * KC) << 3);
+  const blocks = (m + MC - 1) / MC;
+  for (let claim = atomic.add<i32>(counter, 1); claim < blocks; claim = atomic.add<i32>(counter, 1)) {
+    const i0 = (shape == A_LOWER ? blocks - 1 - claim : claim) * MC;
+    const mc = min(MC, m - i0);
+    if (!accumulate) for (let i = i0; i < i0 + mc; i++) memory.fill(at(c, i, 0, ldc, 1), 0, (<usize>n) << 3);
+    for (let j0 = 0; j0 < n; j0 += NC) {
+      const nc = min(NC, n - j0);
+      for (let p0 = 0; p0 < k; p0 += KC) {
+        const kc = min(KC, k - p0);
+        if (shape == A_LOWER && p0 >= i0 + mc) break;
         if (shape == A_UPPER && p0 + kc <= i0) continue;
         const kEff = shape == A_LOWER ? min(kc, i0 + mc - p0) : kc;
-        if (!packed) {
-          packB(b, bs0, bs1, p0, kc, j0, nc, packedB);
-          packed = true;
-        }
+        const panel = panelAt(packed, k, n, p0, j0);
         packA(a, as0, as1, i0, mc, p0, kEff, packedA);
         for (let jr = 0; jr < nc; jr += NR) {
-          const pb = packedB + ((<usize>jr * <usize>kc) << 3);
+          const pb = panel + ((<usize>jr * <usize>kc) << 3);
           const cols = min(NR, nc - jr);
           for (let ir = 0; ir < mc; ir += MR) {
             micro(
@@ -286,7 +302,7 @@ export function invertLower(l: usize, ldl: i32, nb: i32, out: usize, ldo: i32): 
 /**
  * out = S Y for a binary sparse matrix S (CSR: row r's column indices are idx[ptr[r] .. ptr[r+1]], int32)
  * and a row-major Y with `cols` columns: row r of out is the sum of the rows of Y that row r of S names, in
- * that order. Rows are dealt out in blocks of MC to `parts` threads.
+ * that order. Blocks of MC rows are claimed from `counter`.
  */
 function sparseRows(
   ptr: usize,
@@ -295,13 +311,13 @@ function sparseRows(
   y: usize,
   cols: i32,
   out: usize,
-  part: i32,
-  parts: i32,
+  counter: usize,
 ): void {
   const rowBytes = (<usize>cols) << 3;
   const pairs = rowBytes & ~(<usize>15);
-  for (let r0 = part * MC; r0 < rows; r0 += MC * parts) {
-    for (let r = r0; r < min(rows, r0 + MC); r++) {
+  const blocks = (rows + MC - 1) / MC;
+  for (let claim = atomic.add<i32>(counter, 1); claim < blocks; claim = atomic.add<i32>(counter, 1)) {
+    for (let r = claim * MC; r < min(rows, (claim + 1) * MC); r++) {
       const o = out + <usize>r * rowBytes;
       memory.fill(o, 0, rowBytes);
       const end = load<i32>(ptr + ((<usize>(r + 1)) << 2));
@@ -319,7 +335,7 @@ function sparseRows(
  * The lower triangle (diagonal included) of Xᵀ X into the n x n row-major `out` (zeroed), for a binary
  * users x items matrix X given both ways (CSR, int32): each item's users (`itemPtr`, `itemIdx`) and each
  * user's items, ascending (`userPtr`, `userIdx`). Row a counts, for each user of a, the items b <= a they
- * bought. Rows are dealt out in blocks of MC to `parts` threads.
+ * bought. Blocks of MC rows are claimed from `counter`, the last (costliest) first.
  */
 function gramLower(
   itemPtr: usize,
@@ -328,10 +344,11 @@ function gramLower(
   userIdx: usize,
   n: i32,
   out: usize,
-  part: i32,
-  parts: i32,
+  counter: usize,
 ): void {
-  for (let a0 = part * MC; a0 < n; a0 += MC * parts) {
+  const blocks = (n + MC - 1) / MC;
+  for (let claim = atomic.add<i32>(counter, 1); claim < blocks; claim = atomic.add<i32>(counter, 1)) {
+    const a0 = (blocks - 1 - claim) * MC;
     for (let a = a0; a < min(n, a0 + MC); a++) {
       const row = at(out, a, 0, n, 1);
       const end = load<i32>(itemPtr + ((<usize>(a + 1)) << 2));
@@ -421,26 +438,41 @@ function project4(u: usize, w: usize, bytes: usize): void {
 }
 
 /**
- * Modified Gram-Schmidt on vectors of `length` float64 stored one after the other at `v`, for the vectors
- * j0 .. j0+count-1 (those before j0 are done: orthonormal): each loses its components along every earlier
- * vector, taken in order, then is scaled to unit length (left at zero if it vanishes). The caller runs the
- * tiles in order, twice ("twice is enough" for orthogonality to working precision). Each earlier vector is
- * read once per tile instead of once per vector; every vector sees the same operations in the same order
- * as one vector at a time.
+ * Modified Gram-Schmidt on vectors of `length` float64 stored one after the other at `v`, a tile of `count`
+ * vectors from j0 at a time (those before j0 are done: orthonormal), in two steps: projectTile, then
+ * finishTile. Each vector loses its components along every earlier vector, taken in order, then is scaled
+ * to unit length (left at zero if it vanishes); the caller runs the tiles in order, twice ("twice is
+ * enough" for orthogonality to working precision). Every vector sees the same operations in the same order
+ * as with one vector at a time; each earlier vector is read once per four vectors of the tile.
+ *
+ * projectTile: the tile's vectors lose their components along the vectors before j0; groups of four of
+ * them are claimed from `counter`.
  */
-export function orthonormaliseTile(v: usize, j0: i32, count: i32, length: i32): void {
+function projectTile(v: usize, j0: i32, count: i32, length: i32, counter: usize): void {
   const bytes = (<usize>length) << 3;
   const tile = v + <usize>j0 * bytes;
-  for (let p = 0; p < j0; p++) {
-    const vp = v + <usize>p * bytes;
-    let t = 0;
-    for (; t + 4 <= count; t += 4) project4(vp, tile + <usize>t * bytes, bytes);
-    for (; t < count; t++) {
-      const vj = tile + <usize>t * bytes;
-      const d = dot(vp, vj, bytes);
-      if (d != 0) axpy(-d, vp, vj, bytes);
+  const groups = (count + 3) / 4;
+  for (let claim = atomic.add<i32>(counter, 1); claim < groups; claim = atomic.add<i32>(counter, 1)) {
+    const t = claim * 4;
+    for (let p = 0; p < j0; p++) {
+      const vp = v + <usize>p * bytes;
+      if (t + 4 <= count) {
+        project4(vp, tile + <usize>t * bytes, bytes);
+        continue;
+      }
+      for (let r = t; r < count; r++) {
+        const vj = tile + <usize>r * bytes;
+        const d = dot(vp, vj, bytes);
+        if (d != 0) axpy(-d, vp, vj, bytes);
+      }
     }
   }
+}
+
+/** finishTile: the tile's vectors lose their components along the earlier ones of the tile, in order. */
+export function finishTile(v: usize, j0: i32, count: i32, length: i32): void {
+  const bytes = (<usize>length) << 3;
+  const tile = v + <usize>j0 * bytes;
   for (let t = 0; t < count; t++) {
     const vj = tile + <usize>t * bytes;
     for (let p = 0; p < t; p++) {
@@ -458,13 +490,17 @@ export function orthonormaliseTile(v: usize, j0: i32, count: i32, length: i32): 
   }
 }
 
-/** What a job descriptor asks for (float64 slots: the kind, the scratch base, then the kernel's arguments). */
+/**
+ * What a job descriptor asks for: float64 slots, the kind, the scratch base, an int32 counter (the next
+ * block to claim, zero when the job starts), then the kernel's arguments.
+ */
 const JOB_GEMM = 1;
 const JOB_SPARSE_ROWS = 2;
 const JOB_GRAM_LOWER = 3;
+const JOB_PROJECT_TILE = 4;
 
 function arg(job: usize, i: i32): f64 {
-  return load<f64>(job + ((<usize>(i + 2)) << 3));
+  return load<f64>(job + ((<usize>(i + 3)) << 3));
 }
 
 function iarg(job: usize, i: i32): i32 {
@@ -476,12 +512,13 @@ function parg(job: usize, i: i32): usize {
 }
 
 /**
- * Runs this thread's part of the job described at `job`: every thread of a job runs it with its own `part`
- * (0 .. parts-1), using the scratch space at base + part WORK_BYTES.
+ * Runs the job described at `job` on this thread, until no block is left to claim; `thread` (0 .. threads-1)
+ * picks its scratch space, at base + thread WORK_BYTES.
  */
-export function runJob(job: usize, part: i32, parts: i32): void {
+export function runJob(job: usize, thread: i32): void {
   const kind = <i32>load<f64>(job);
-  const work = <usize>load<f64>(job, 8) + <usize>part * <usize>WORK_BYTES;
+  const work = <usize>load<f64>(job, 8) + <usize>thread * <usize>WORK_BYTES;
+  const counter = job + 16;
   if (kind == JOB_GEMM)
     gemm(
       iarg(job, 0),
@@ -492,36 +529,17 @@ export function runJob(job: usize, part: i32, parts: i32): void {
       iarg(job, 5),
       iarg(job, 6),
       parg(job, 7),
-      iarg(job, 8),
+      parg(job, 8),
       iarg(job, 9),
-      parg(job, 10),
+      iarg(job, 10),
       iarg(job, 11),
-      iarg(job, 12),
-      iarg(job, 13),
-      part,
-      parts,
       work,
+      counter,
     );
   else if (kind == JOB_GRAM_LOWER)
-    gramLower(
-      parg(job, 0),
-      parg(job, 1),
-      parg(job, 2),
-      parg(job, 3),
-      iarg(job, 4),
-      parg(job, 5),
-      part,
-      parts,
-    );
+    gramLower(parg(job, 0), parg(job, 1), parg(job, 2), parg(job, 3), iarg(job, 4), parg(job, 5), counter);
+  else if (kind == JOB_PROJECT_TILE)
+    projectTile(parg(job, 0), iarg(job, 1), iarg(job, 2), iarg(job, 3), counter);
   else if (kind == JOB_SPARSE_ROWS)
-    sparseRows(
-      parg(job, 0),
-      parg(job, 1),
-      iarg(job, 2),
-      parg(job, 3),
-      iarg(job, 4),
-      parg(job, 5),
-      part,
-      parts,
-    );
+    sparseRows(parg(job, 0), parg(job, 1), iarg(job, 2), parg(job, 3), iarg(job, 4), parg(job, 5), counter);
 }

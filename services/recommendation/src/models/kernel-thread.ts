@@ -1,17 +1,16 @@
 import { workerData } from 'node:worker_threads';
-import { CONTROL, CONTROL_BYTES, JOB, JOB_SLOTS, WORDS, type KernelThreadData } from './kernel-layout.js';
+import { CONTROL, CONTROL_BYTES, JOB, WORDS, type KernelThreadData } from './kernel-layout.js';
 
 /**
  * A helper thread of a LinalgWorkspace (kernels.ts): it instantiates the kernels on the workspace's shared
- * memory, says it is ready, then runs its part of each job it is assigned until the workspace stops it.
+ * memory, says it is ready, then takes part in each job it is assigned until the workspace stops it.
  * Synchronous by design (Atomics.wait): it only ever computes or waits.
  */
 const { module, memory, helper } = workerData as KernelThreadData;
 const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as {
-  runJob(job: number, part: number, parts: number): void;
+  runJob(job: number, thread: number): void;
 };
 const words = new Int32Array(memory.buffer, CONTROL, CONTROL_BYTES / 4);
-const job = new Float64Array(memory.buffer, JOB, JOB_SLOTS);
 const mine = helper * WORDS.perHelper;
 
 let seen = Atomics.load(words, WORDS.sequence);
@@ -23,7 +22,7 @@ while (Atomics.load(words, WORDS.stop) === 0) {
   if (Atomics.load(words, WORDS.stop) !== 0) break;
   if (Atomics.load(words, mine + WORDS.assigned) !== seen) continue;
   try {
-    kernels.runJob(JOB, Atomics.load(words, mine + WORDS.part), job[JOB_SLOTS - 1]!);
+    kernels.runJob(JOB, helper);
   } catch {
     Atomics.store(words, mine + WORDS.failed, 1);
   }

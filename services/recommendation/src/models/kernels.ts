@@ -17,18 +17,21 @@ import type { Dense } from './linalg.js';
  * The training's dense linear algebra in WebAssembly: the kernels of assembly/linalg.ts (float64, f64x2
  * SIMD, blocked and register-tiled products), compiled by `npm run build` into dist/models/linalg.wasm (the
  * same path seen from src/models and from dist/models). A LinalgWorkspace holds the matrices in one shared
- * linear memory; the products and the sparse sums are split by rows between this thread and helper threads
- * (worker_threads running src/models/kernel-thread.ts on the same memory), each element of a result being
- * computed by one thread in an order that does not depend on the number of threads: results are the same
- * bits with one thread or several.
+ * linear memory; the products, the sparse sums and most of the orthonormalisation are shared between this
+ * thread and helper threads (worker_threads running src/models/kernel-thread.ts on the same memory), which
+ * claim blocks of rows one at a time (a thread slowed down by other work on the machine takes fewer). Each
+ * element of a result is computed by one thread, in an order that does not depend on which thread or how
+ * many: the results are the same bits with one thread or several.
  */
 
 interface LinalgExports {
   WORK_BYTES: { value: number };
   choleskyBlock(a: number, lda: number, nb: number): number;
   invertLower(l: number, ldl: number, nb: number, out: number, ldo: number): void;
-  orthonormaliseTile(v: number, j0: number, count: number, length: number): void;
-  runJob(job: number, part: number, parts: number): void;
+  finishTile(v: number, j0: number, count: number, length: number): void;
+  packB(b: number, bs0: number, bs1: number, k: number, n: number, dst: number): void;
+  packedBytes(k: number, n: number): number;
+  runJob(job: number, thread: number): void;
 }
 
 const MAX_PAGES = 65_536;
@@ -38,12 +41,13 @@ const NB = 128;
 const MAX_THREADS = 8;
 /** How long the first job waits for the helper threads to come up. */
 const HELPER_START_MS = 5000;
-/** Columns orthonormalised together (their storage stays in the core's cache). */
+/** Columns orthonormalised together (each earlier column is read once per tile and thread). */
 const TILE = 16;
 
 const JOB_GEMM = 1;
 const JOB_SPARSE_ROWS = 2;
 const JOB_GRAM_LOWER = 3;
+const JOB_PROJECT_TILE = 4;
 
 /** Zero blocks of a product's operands that are skipped (assembly/linalg.ts). */
 const FULL = 0;
@@ -80,6 +84,8 @@ export class LinalgWorkspace {
   private readonly kernels: LinalgExports;
   private readonly words: Int32Array;
   private readonly job: Float64Array;
+  /** The job's claim counter: the next block of its rows (or vectors) a thread takes. */
+  private readonly counter: Int32Array;
   private readonly workBytes: number;
   private readonly helpers: Worker[] = [];
   /** The shared buffers this workspace's matrices are views of (a new one each time memory grows). */
@@ -109,6 +115,7 @@ export class LinalgWorkspace {
     this.grow(this.top);
     this.words = new Int32Array(this.memory.buffer, CONTROL, CONTROL_BYTES / 4);
     this.job = new Float64Array(this.memory.buffer, JOB, JOB_SLOTS);
+    this.counter = new Int32Array(this.memory.buffer, JOB + 16, 1);
     for (let helper = 1; helper < threads && existsSync(THREAD_SCRIPT); helper++) {
       try {
         const data: KernelThreadData = { module, memory: this.memory, helper };
@@ -302,8 +309,11 @@ export class LinalgWorkspace {
       const td = t.data;
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) td[c * rows + r] = data[r * cols + c]!;
       for (let pass = 0; pass < 2; pass++)
-        for (let j = 0; j < cols; j += TILE)
-          this.kernels.orthonormaliseTile(td.byteOffset, j, Math.min(TILE, cols - j), rows);
+        for (let j = 0; j < cols; j += TILE) {
+          const count = Math.min(TILE, cols - j);
+          if (j > 0) this.run(JOB_PROJECT_TILE, [td.byteOffset, j, count, rows]);
+          this.kernels.finishTile(td.byteOffset, j, count, rows);
+        }
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) data[r * cols + c] = td[c * rows + r]!;
     });
   }
@@ -384,46 +394,45 @@ export class LinalgWorkspace {
     shape: number,
   ): void {
     if (m === 0 || n === 0) return;
-    this.run(JOB_GEMM, [m, n, k, alpha, a, as0, as1, b, bs0, bs1, c, ldc, accumulate ? 1 : 0, shape]);
+    this.scoped(() => {
+      const packed = this.allocate(this.kernels.packedBytes(k, n), false);
+      this.kernels.packB(b, bs0, bs1, k, n, packed);
+      this.run(JOB_GEMM, [m, n, k, alpha, a, as0, as1, packed, c, ldc, accumulate ? 1 : 0, shape]);
+    });
   }
 
-  /** Runs a job on this thread and on every helper that is ready, and waits for them. */
+  /** Runs a job on this thread and on every helper that is up, and waits for them. */
   private run(kind: number, args: number[]): void {
     if (this.closed) throw new Error('the linear algebra workspace is closed');
     if (!this.started) this.awaitHelpers();
     this.job[0] = kind;
     this.job[1] = SCRATCH;
-    args.forEach((value, i) => (this.job[i + 2] = value));
+    this.counter[0] = 0;
+    args.forEach((value, i) => (this.job[i + 3] = value));
     const w = this.words;
-    const per = WORDS.perHelper;
     const ready = this.readyHelpers();
-    const parts = ready.length + 1;
-    this.job[JOB_SLOTS - 1] = parts;
-    if (ready.length > 0) {
-      const sequence = ++this.sequence;
-      ready.forEach((h, i) => {
-        Atomics.store(w, h * per + WORDS.part, i + 1);
-        Atomics.store(w, h * per + WORDS.assigned, sequence);
-      });
-      Atomics.store(w, WORDS.sequence, sequence);
-      Atomics.notify(w, WORDS.sequence);
-      let failure: Error | undefined;
-      try {
-        this.kernels.runJob(JOB, 0, parts);
-      } catch (error) {
-        failure = error instanceof Error ? error : new Error(String(error));
-      }
-      for (const h of ready) {
-        const done = h * per + WORDS.done;
-        for (let seen = Atomics.load(w, done); seen !== sequence; seen = Atomics.load(w, done))
-          Atomics.wait(w, done, seen, 1000);
-        if (Atomics.load(w, h * per + WORDS.failed) !== 0)
-          failure ??= new Error('a linear algebra thread failed');
-      }
-      if (failure) throw failure;
-    } else {
-      this.kernels.runJob(JOB, 0, 1);
+    if (ready.length === 0) {
+      this.kernels.runJob(JOB, 0);
+      return;
     }
+    const sequence = ++this.sequence;
+    for (const h of ready) Atomics.store(w, h * WORDS.perHelper + WORDS.assigned, sequence);
+    Atomics.store(w, WORDS.sequence, sequence);
+    Atomics.notify(w, WORDS.sequence);
+    let failure: Error | undefined;
+    try {
+      this.kernels.runJob(JOB, 0);
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+    }
+    for (const h of ready) {
+      const done = h * WORDS.perHelper + WORDS.done;
+      for (let seen = Atomics.load(w, done); seen !== sequence; seen = Atomics.load(w, done))
+        Atomics.wait(w, done, seen, 1000);
+      if (Atomics.load(w, h * WORDS.perHelper + WORDS.failed) !== 0)
+        failure ??= new Error('a linear algebra thread failed');
+    }
+    if (failure) throw failure;
   }
 
   /** Waits (HELPER_START_MS at most) until every helper thread is up. */
@@ -447,11 +456,13 @@ export class LinalgWorkspace {
     return ready;
   }
 
-  private allocate(bytes: number): number {
+  /** `bytes` of the workspace's memory, zeroed unless `zero` is false. */
+  private allocate(bytes: number, zero = true): number {
     const at = this.top;
     this.top = align(at + bytes);
     this.grow(this.top);
-    if (at < this.fresh) new Uint8Array(this.memory.buffer, at, Math.min(this.top, this.fresh) - at).fill(0);
+    if (zero && at < this.fresh)
+      new Uint8Array(this.memory.buffer, at, Math.min(this.top, this.fresh) - at).fill(0);
     this.fresh = Math.max(this.fresh, this.top);
     return at;
   }
