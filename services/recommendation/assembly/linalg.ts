@@ -332,7 +332,7 @@ function sparseRows(
 }
 
 /**
- * The lower triangle (diagonal included) of Xᵀ X into the n x n row-major `out` (zeroed), for a binary
+ * The lower triangle (diagonal included) of Xᵀ X into the n x n row-major `out` (zeros above it), for a binary
  * users x items matrix X given both ways (CSR, int32): each item's users (`itemPtr`, `itemIdx`) and each
  * user's items, ascending (`userPtr`, `userIdx`). Row a counts, for each user of a, the items b <= a they
  * bought. Blocks of MC rows are claimed from `counter`, the last (costliest) first.
@@ -351,6 +351,7 @@ function gramLower(
     const a0 = (blocks - 1 - claim) * MC;
     for (let a = a0; a < min(n, a0 + MC); a++) {
       const row = at(out, a, 0, n, 1);
+      memory.fill(row, 0, (<usize>n) << 3);
       const end = load<i32>(itemPtr + ((<usize>(a + 1)) << 2));
       for (let t = load<i32>(itemPtr + ((<usize>a) << 2)); t < end; t++) {
         const user = load<i32>(itemIdx + ((<usize>t) << 2));

@@ -208,7 +208,6 @@ export class LinalgWorkspace {
   gramLower(x: SparseRows, xt: SparseRows, out: Dense): void {
     const n = x.cols;
     this.check(xt.rows === n && xt.cols === x.rows && out.rows === n && out.cols === n, 'XᵀX', out, out, out);
-    out.data.fill(0);
     this.run(JOB_GRAM_LOWER, [xt.ptr, xt.idx, x.ptr, x.idx, n, out.data.byteOffset]);
   }
 
