@@ -42,11 +42,15 @@ export const rankedList = z.object({
     description: 'what the picks are based on: product descriptions, what customers bought together, or both',
   }),
   recommendations: z.array(rankedProduct),
-  model_version: z.number().int().min(0).meta({
-    description:
-      'the version of the model the list was computed from (a reading of the change clock that every change of ' +
-      'vectors, catalog or purchases stamps; 0 while the model has no vector)',
-  }),
+  model_version: z
+    .number()
+    .int()
+    .min(0)
+    .meta({
+      description:
+        'the version of the model the list was computed from (a reading of the change clock that every change of ' +
+        'vectors, catalog or purchases stamps; 0 while the model has no vector)',
+    }),
   refreshing: z.boolean().meta({
     description:
       'true while the model is newer than this list: every list is being computed again after a change of ' +

@@ -260,7 +260,9 @@ export class RankingRepository {
   }
 
   /** The versions of `models` now (0: no vector yet), and whether each factors model is trained. */
-  async modelVersions(models: readonly string[]): Promise<Map<string, { version: number; trained: boolean }>> {
+  async modelVersions(
+    models: readonly string[],
+  ): Promise<Map<string, { version: number; trained: boolean }>> {
     const { rows } = await this.db.query<{ model: string; version: number; trained: boolean }>({
       name: 'ranking.model-versions',
       text: `SELECT m.model, coalesce(v.version, 0) AS version,

@@ -100,7 +100,13 @@ export class RecommendationsService {
     fallback?: string,
   ): Promise<RecommendationsResponse> {
     // The description model always ranks (with no vector yet, it ranks nothing).
-    const current = list ?? { customerVersion: 0, modelVersion: 0, withVectors: 0, products: [], refreshing: false };
+    const current = list ?? {
+      customerVersion: 0,
+      modelVersion: 0,
+      withVectors: 0,
+      products: [],
+      refreshing: false,
+    };
     const recommendations = current.products;
     if (recommendations.length > 0) {
       this.events.publishSoon(userId, model, String(current.customerVersion), recommendations);

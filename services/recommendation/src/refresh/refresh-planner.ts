@@ -77,8 +77,7 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
   async plan(): Promise<{ slices: number; customers: number }> {
     const queue = this.queue!;
     const served = this.lists.served;
-    const models =
-      served.kind === 'description' ? [served.name] : [served.name, served.descriptionModel];
+    const models = served.kind === 'description' ? [served.name] : [served.name, served.descriptionModel];
     const versions = await this.repository.modelVersions(models);
     // Read before the lists are compared: a customer stamped after this is planned by the next pass.
     const clock = await this.repository.customerClock();
@@ -93,7 +92,12 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
       if (ranking === 'factors' && !trained) continue;
       if (this.planned.get(model) === version && this.watermark !== undefined) continue;
       const missing = model === primary;
-      for (const slice of await this.repository.slicesToRefresh(model, version, missing, REFRESH_SLICE_WIDTH)) {
+      for (const slice of await this.repository.slicesToRefresh(
+        model,
+        version,
+        missing,
+        REFRESH_SLICE_WIDTH,
+      )) {
         slices.push({ model, ranking, version, slice, mode: missing ? 'all' : 'existing' });
       }
       planned.set(model, version);

@@ -60,7 +60,10 @@ export class RefreshWorker implements OnApplicationBootstrap, OnApplicationShutd
     await closeWorker(this.worker);
   }
 
-  private async process(job: Job<RefreshJobData, RefreshJobResult>, signal?: AbortSignal): Promise<RefreshJobResult> {
+  private async process(
+    job: Job<RefreshJobData, RefreshJobResult>,
+    signal?: AbortSignal,
+  ): Promise<RefreshJobResult> {
     const data = job.data;
     if (data.kind === 'customer') return { computed: await this.refreshCustomer(data.customer_id) };
     const now = (await this.repository.modelVersions([data.model])).get(data.model)!;
