@@ -288,7 +288,7 @@ export class RankingRepository {
   async slicesToRefresh(model: string, version: number, missing: boolean, width: number): Promise<number[]> {
     const { rows } = await this.db.query<{ slice: number }>({
       name: 'ranking.slices-to-refresh',
-      text: `SELECT DISTINCT c.customer_id / $4 AS slice
+      text: `SELECT DISTINCT c.customer_id / $4::int AS slice
                FROM customers c LEFT JOIN user_recommendations r ON r.customer_id = c.customer_id AND r.model = $1
               WHERE CASE WHEN r.customer_id IS NULL THEN $3::boolean
                          ELSE r.model_version <> $2 OR r.customer_version <> c.version END
@@ -310,7 +310,7 @@ export class RankingRepository {
       name: 'ranking.customers-to-refresh',
       text: `SELECT c.customer_id
                FROM customers c LEFT JOIN user_recommendations r ON r.customer_id = c.customer_id AND r.model = $1
-              WHERE c.customer_id >= $4 * $5 AND c.customer_id < ($4 + 1) * $5
+              WHERE c.customer_id >= $4::int * $5::int AND c.customer_id < ($4::int + 1) * $5::int
                 AND CASE WHEN r.customer_id IS NULL THEN $3::boolean
                          ELSE r.model_version <> $2 OR r.customer_version <> c.version END
               ORDER BY c.customer_id`,
