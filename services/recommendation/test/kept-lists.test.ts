@@ -93,7 +93,7 @@ describe('kept lists', () => {
     // The first plan (at the start) computes every list.
     await eventually(async () => (await currentLists(LOCAL_EMBEDDING_MODEL)) === CUSTOMERS.length);
     const before = await Promise.all([computed(a, 'model'), computed(b, 'model')]);
-    expect(before[0]! + before[1]!).toBe(CUSTOMERS.length);
+    expect(before[0] + before[1]).toBe(CUSTOMERS.length);
 
     const service = a.get(RecommendationsService);
     const previous = await service.recommend(CUSTOMERS[0]!, 5);
@@ -112,7 +112,7 @@ describe('kept lists', () => {
     await Promise.all([a.get(RefreshPlanner).plan(), b.get(RefreshPlanner).plan()]);
     await eventually(async () => (await currentLists(LOCAL_EMBEDDING_MODEL)) === CUSTOMERS.length);
     const after = await Promise.all([computed(a, 'model'), computed(b, 'model')]);
-    expect(after[0]! - before[0]! + (after[1]! - before[1]!)).toBe(CUSTOMERS.length);
+    expect(after[0] - before[0] + (after[1] - before[1])).toBe(CUSTOMERS.length);
 
     const refreshed = await service.recommend(CUSTOMERS[0]!, 5);
     expect(refreshed.refreshing).toBe(false);
@@ -178,7 +178,7 @@ describe('kept lists', () => {
       const order: string[] = [];
       events.on('active', ({ jobId }) => order.push(jobId));
       await queue.resume();
-      await eventually(async () => order.length === CUSTOMERS.length + 1);
+      await eventually(() => Promise.resolve(order.length === CUSTOMERS.length + 1));
       expect(order[0]).toMatch(new RegExp(`^customer-${customer}-`));
       await eventually(async () => (await currentLists(LOCAL_EMBEDDING_MODEL)) === CUSTOMERS.length);
     } finally {
