@@ -94,7 +94,15 @@ export interface AppConfig {
    */
   dashboard: { user: string; password: string | undefined; readOnly: boolean };
   /** Where the recommendation service listens (TCP, @nestjs/microservices) and the gateway finds it. */
-  recommendation: { host: string; port: number; timeoutMs: number; refreshIntervalMs: number };
+  recommendation: {
+    host: string;
+    port: number;
+    timeoutMs: number;
+    /** How often each recommendation process looks for lists to refresh and models to train. */
+    refreshIntervalMs: number;
+    /** Lists computed at once by the refresh jobs, across every recommendation process. */
+    refreshConcurrency: number;
+  };
   /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-models.ts. */
   recommender: { model: RecommenderKind; minPurchases: number };
   /**
@@ -213,6 +221,7 @@ const envSchema = z.object({
   RECOMMENDATION_PORT: int(1, 65535, 4001),
   RECOMMENDATION_TIMEOUT_MS: int(50, 120_000, 3_000),
   RECOMMENDATION_REFRESH_INTERVAL_MS: int(100, 3_600_000, 2_000),
+  RECOMMENDATION_REFRESH_CONCURRENCY: int(1, 64, 2),
   RECOMMENDER_MODEL: z.preprocess(
     emptyAsUndefined,
     z.enum(['description', 'copurchase', 'hybrid']).default('hybrid'),
@@ -312,6 +321,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       port: e.RECOMMENDATION_PORT,
       timeoutMs: e.RECOMMENDATION_TIMEOUT_MS,
       refreshIntervalMs: e.RECOMMENDATION_REFRESH_INTERVAL_MS,
+      refreshConcurrency: e.RECOMMENDATION_REFRESH_CONCURRENCY,
     },
     recommender: { model: e.RECOMMENDER_MODEL, minPurchases: e.RECOMMENDER_MIN_PURCHASES },
   };

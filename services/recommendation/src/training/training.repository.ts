@@ -6,7 +6,7 @@ import { copyIn, copyOut } from './copy-binary.js';
 export interface TrainingState {
   /** Digest of every customer's user-item rows (products, counts, dates). */
   purchasesDigest: string;
-  /** The description model's vectors version (embedding_models), 0 when it has none. */
+  /** The description model's vectors version (model_versions), 0 when it has none. */
   descriptionVersion: number;
 }
 
@@ -34,7 +34,7 @@ export class TrainingRepository {
   async state(descriptionModel: string): Promise<TrainingState> {
     const { rows } = await this.db.query<{ digest: string | null; version: number | null }>(
       `SELECT (SELECT md5(string_agg(customer_id::text || ':' || items_hash, ',' ORDER BY customer_id)) FROM customers) AS digest,
-              (SELECT version FROM embedding_models WHERE model = $1) AS version`,
+              (SELECT version FROM model_versions WHERE model = $1) AS version`,
       [descriptionModel],
     );
     return { purchasesDigest: rows[0]?.digest ?? 'empty', descriptionVersion: rows[0]?.version ?? 0 };
