@@ -184,33 +184,68 @@ describe('merchandise', () => {
   });
 });
 
-describe('canonical description', () => {
+describe('the catalog', () => {
+  const line = (
+    rawCode: string,
+    productId: string,
+    description: string,
+    invoiceDate: string,
+    unitPrice = '1',
+  ) => ({
+    rawCode,
+    productId,
+    description,
+    invoiceDate,
+    unitPrice,
+  });
+
   it('prefers the description used on most lines, then the most recent, then alphabetical order', () => {
     const catalog = new ProductCatalogBuilder();
-    catalog.add('85123A', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', '2010-12-01 08:26:00');
-    catalog.add('85123A', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', '2010-12-02 08:26:00');
-    catalog.add('85123a', '85123A', 'CREAM HANGING HEART T-LIGHT HOLDER', '2011-12-01 08:26:00');
-    catalog.add('71053', '71053', 'WHITE METAL LANTERN', '2010-12-01 08:26:00');
-    catalog.add('71053', '71053', 'WHITE MOROCCAN METAL LANTERN', '2011-01-01 08:26:00');
-    catalog.add('22000', '22000', 'B NAME', '2011-01-01 08:26:00');
-    catalog.add('22000', '22000', 'A NAME', '2011-01-01 08:26:00');
-    catalog.add('POST', 'POST', '', '2011-01-01 08:26:00');
+    catalog.add(line('85123A', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', '2010-12-01 08:26:00'));
+    catalog.add(line('85123A', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', '2010-12-02 08:26:00'));
+    catalog.add(line('85123a', '85123A', 'CREAM HANGING HEART T-LIGHT HOLDER', '2011-12-01 08:26:00'));
+    catalog.add(line('71053', '71053', 'WHITE METAL LANTERN', '2010-12-01 08:26:00'));
+    catalog.add(line('71053', '71053', 'WHITE MOROCCAN METAL LANTERN', '2011-01-01 08:26:00'));
+    catalog.add(line('22000', '22000', 'B NAME', '2011-01-01 08:26:00'));
+    catalog.add(line('22000', '22000', 'A NAME', '2011-01-01 08:26:00'));
+    catalog.add(line('POST', 'POST', '', '2011-01-01 08:26:00'));
     expect(catalog.build()).toEqual([
-      { productId: '22000', description: 'A NAME', isMerchandise: true, descriptionVariants: 2 },
+      {
+        productId: '22000',
+        description: 'A NAME',
+        isMerchandise: true,
+        descriptionVariants: 2,
+        unitPrice: '1',
+      },
       {
         productId: '71053',
         description: 'WHITE MOROCCAN METAL LANTERN',
         isMerchandise: true,
         descriptionVariants: 2,
+        unitPrice: '1',
       },
       {
         productId: '85123A',
         description: 'WHITE HANGING HEART T-LIGHT HOLDER',
         isMerchandise: true,
         descriptionVariants: 2,
+        unitPrice: '1',
       },
-      { productId: 'POST', description: '', isMerchandise: false, descriptionVariants: 0 },
+      { productId: 'POST', description: '', isMerchandise: false, descriptionVariants: 0, unitPrice: '1' },
     ]);
     expect(catalog.rawCodeCount).toBe(5);
+  });
+
+  it('learns the latest price: the latest invoice date, and on one date the line added last', () => {
+    const catalog = new ProductCatalogBuilder();
+    catalog.add(line('A1', 'A1', 'LANTERN', '2011-03-01 10:00:00', '3.00'));
+    catalog.add(line('A1', 'A1', 'LANTERN', '2011-05-01 10:00:00', '4.00'));
+    catalog.add(line('A1', 'A1', 'LANTERN', '2011-04-01 10:00:00', '5.00')); // earlier date: not the latest
+    catalog.add(line('B2', 'B2', 'MUG', '2011-05-01 10:00:00', '1.00'));
+    catalog.add(line('B2', 'B2', 'MUG', '2011-05-01 10:00:00', '1.25')); // same date, later line
+    expect(catalog.build().map((p) => [p.productId, p.unitPrice])).toEqual([
+      ['A1', '4.00'],
+      ['B2', '1.25'],
+    ]);
   });
 });
