@@ -7,7 +7,7 @@ const RULE_LABELS: Record<string, string> = {
   missing_stock_code: 'no StockCode',
   cancellation: 'cancellation (InvoiceNo C...)',
   non_positive_quantity: 'Quantity <= 0',
-  erased_customer: 'customer erased at their request',
+  erased_customer: 'erased customer',
 };
 
 /** The final report of `npm run ingest`, as plain text. */
