@@ -31,6 +31,8 @@ export default {
     '^@retail/common/embedding-providers$': '<rootDir>/services/common/src/embeddings/providers.ts',
     '^@retail/testing$': '<rootDir>/services/testing/src/index.ts',
     '^@retail/common/nest$': '<rootDir>/services/common/src/nest/index.ts',
+    '^@retail/ingestion/clean-purchases$': '<rootDir>/services/ingestion/src/clean-purchases.ts',
+    '^@retail/ingestion/cleaning$': '<rootDir>/services/ingestion/src/cleaning/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   roots: ['<rootDir>/services', '<rootDir>/web', '<rootDir>/infra'],

@@ -24,7 +24,15 @@ export interface TableCounts {
   products: number;
   merchandiseProducts: number;
   orderLines: number;
+  /** Lines posted through the API, kept beside the file's. */
+  postedLines: number;
   userItems: number;
+}
+
+/** A product the shop described through the API: a new ingestion keeps its description and flag. */
+export interface ShopDescription {
+  description: string;
+  isMerchandise: boolean;
 }
 
 export interface RunRecord {
@@ -52,6 +60,79 @@ export class IngestionRepository {
     await this.client.query('SELECT pg_advisory_xact_lock($1)', [INGESTION_LOCK_ID]);
   }
 
+  /** The customers erased at their request: their lines in the file are dropped. */
+  async erasedCustomers(): Promise<Set<number>> {
+    const { rows } = await this.client.query<{ customer_id: number }>(
+      'SELECT customer_id FROM erased_customers',
+    );
+    return new Set(rows.map((row) => row.customer_id));
+  }
+
+  /**
+   * Deletes the posted invoices that the file's lines (order_lines, loaded by this run) also hold, with their
+   * lines: such an invoice counts once, as the file has it. Returns how many invoices and lines went.
+   */
+  async removePostedInvoicesInFile(): Promise<{ invoices: number; lines: number }> {
+    const { rows } = await this.client.query<{ invoices: number; lines: number }>(`
+      WITH held AS (
+        DELETE FROM posted_invoices p
+         WHERE EXISTS (SELECT 1 FROM order_lines o WHERE o.invoice_no = p.invoice_no)
+        RETURNING invoice_no)
+      SELECT (SELECT count(*) FROM held)::int AS invoices,
+             (SELECT count(*) FROM posted_lines l JOIN held USING (invoice_no))::int AS lines`);
+    return rows[0]!;
+  }
+
+  /** The lines posted through the API, as cleaned lines, in the order they were recorded, a page at a time. */
+  async *postedLines(pageSize = 10_000): AsyncGenerator<CleanLine[]> {
+    for (let after = 0; ;) {
+      const { rows } = await this.client.query<{
+        line_id: number;
+        invoice_no: string;
+        product_id: string;
+        description: string;
+        quantity: number;
+        invoice_date: string;
+        unit_price: string;
+        customer_id: number;
+        country: string;
+      }>(
+        `SELECT line_id, invoice_no, product_id, description, quantity, invoice_date, unit_price, customer_id, country
+           FROM posted_lines WHERE line_id > $1 ORDER BY line_id LIMIT $2`,
+        [after, pageSize],
+      );
+      if (rows.length === 0) return;
+      yield rows.map((row) => ({
+        lineNo: row.line_id,
+        invoiceNo: row.invoice_no,
+        rawCode: row.product_id,
+        productId: row.product_id,
+        description: row.description,
+        quantity: row.quantity,
+        invoiceDate: row.invoice_date,
+        unitPrice: row.unit_price,
+        customerId: row.customer_id,
+        country: row.country,
+      }));
+      after = rows[rows.length - 1]!.line_id;
+    }
+  }
+
+  /** Products the shop described (`described_by = 'api'`), by product id. */
+  async shopDescriptions(): Promise<Map<string, ShopDescription>> {
+    const { rows } = await this.client.query<{
+      product_id: string;
+      description: string;
+      is_merchandise: boolean;
+    }>(`SELECT product_id, description, is_merchandise FROM products WHERE described_by = 'api'`);
+    return new Map(
+      rows.map((row) => [
+        row.product_id,
+        { description: row.description, isMerchandise: row.is_merchandise },
+      ]),
+    );
+  }
+
   /** Empties order_lines (they are replaced by the file's lines) and returns a writer for the new ones. */
   async startOrderLines(): Promise<OrderLineWriter> {
     await this.client.query('TRUNCATE order_lines');
@@ -69,14 +150,20 @@ export class IngestionRepository {
     await this.client.query(`
       CREATE TEMP TABLE incoming_products (
         product_id text PRIMARY KEY, description text NOT NULL, is_merchandise boolean NOT NULL,
-        description_variants integer NOT NULL) ON COMMIT DROP;
+        description_variants integer NOT NULL, unit_price numeric(12,3) NOT NULL) ON COMMIT DROP;
       CREATE TEMP TABLE incoming_customers (
         customer_id integer PRIMARY KEY, country text NOT NULL, products_bought integer NOT NULL,
         first_purchase_at timestamp NOT NULL, last_purchase_at timestamp NOT NULL, purchases_hash text NOT NULL,
         items_hash text NOT NULL) ON COMMIT DROP;`);
     await this.copy(
-      'incoming_products (product_id, description, is_merchandise, description_variants)',
-      products.map((p) => [p.productId, p.description, p.isMerchandise ? 't' : 'f', p.descriptionVariants]),
+      'incoming_products (product_id, description, is_merchandise, description_variants, unit_price)',
+      products.map((p) => [
+        p.productId,
+        p.description,
+        p.isMerchandise ? 't' : 'f',
+        p.descriptionVariants,
+        p.unitPrice,
+      ]),
     );
     await this.copy(
       `incoming_customers (customer_id, country, products_bought, first_purchase_at, last_purchase_at,
@@ -95,21 +182,25 @@ export class IngestionRepository {
   }
 
   /**
-   * Applies the staged run: inserts what is new, updates what changed, deletes what the file no longer
-   * has. A customer's user-item rows are rewritten only when their digest changed, so a re-run of the
-   * same file writes nothing and every vector computed from the previous data stays valid.
+   * Applies the staged run: inserts what is new, updates what changed, deletes what the data (the file and
+   * the posted lines) no longer has. A customer's user-item rows are rewritten only when their digest
+   * changed, so a re-run of the same file writes nothing and every vector computed from the previous data
+   * stays valid. Products the shop described keep their description and merchandise flag and are never
+   * deleted here; no product's retirement is touched.
    */
   async merge(customers: CustomerRow[]): Promise<MergeCounts> {
     const products = await this.client.query(`
-      INSERT INTO products AS t (product_id, description, is_merchandise, description_variants)
-      SELECT i.product_id, i.description, i.is_merchandise, i.description_variants
+      INSERT INTO products AS t (product_id, description, is_merchandise, description_variants, unit_price)
+      SELECT i.product_id, i.description, i.is_merchandise, i.description_variants, i.unit_price
         FROM incoming_products i LEFT JOIN products p USING (product_id)
        WHERE p.product_id IS NULL
-          OR (p.description, p.is_merchandise, p.description_variants)
-             IS DISTINCT FROM (i.description, i.is_merchandise, i.description_variants)
+          OR (p.description, p.is_merchandise, p.description_variants, p.unit_price)
+             IS DISTINCT FROM (i.description, i.is_merchandise, i.description_variants, i.unit_price)
       ON CONFLICT (product_id) DO UPDATE
-        SET description = excluded.description, is_merchandise = excluded.is_merchandise,
-            description_variants = excluded.description_variants, updated_at = now()`);
+        SET description = CASE WHEN t.described_by = 'api' THEN t.description ELSE excluded.description END,
+            is_merchandise = CASE WHEN t.described_by = 'api' THEN t.is_merchandise ELSE excluded.is_merchandise END,
+            description_variants = excluded.description_variants, unit_price = excluded.unit_price,
+            updated_at = now()`);
     const { rows: changedItems } = await this.client.query<{ customer_id: number }>(`
       SELECT i.customer_id FROM incoming_customers i LEFT JOIN customers c USING (customer_id)
        WHERE c.customer_id IS NULL OR c.items_hash <> i.items_hash`);
@@ -170,7 +261,9 @@ export class IngestionRepository {
       DELETE FROM customers t WHERE NOT EXISTS (SELECT 1 FROM incoming_customers i WHERE i.customer_id = t.customer_id)
       RETURNING customer_id`);
     const removedProducts = await this.client.query<{ product_id: string }>(`
-      DELETE FROM products t WHERE NOT EXISTS (SELECT 1 FROM incoming_products i WHERE i.product_id = t.product_id)
+      DELETE FROM products t
+       WHERE t.described_by <> 'api'
+         AND NOT EXISTS (SELECT 1 FROM incoming_products i WHERE i.product_id = t.product_id)
       RETURNING product_id`);
     if (removedCustomers.rows.length > 0 || removedProducts.rows.length > 0) {
       await this.client.query(
@@ -217,6 +310,7 @@ export class IngestionRepository {
              (SELECT count(*) FROM products)                           AS "products",
              (SELECT count(*) FROM products WHERE is_merchandise)      AS "merchandiseProducts",
              (SELECT count(*) FROM order_lines)                        AS "orderLines",
+             (SELECT count(*) FROM posted_lines)                       AS "postedLines",
              (SELECT count(*) FROM user_items)                         AS "userItems"`);
     return rows[0]!;
   }

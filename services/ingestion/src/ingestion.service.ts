@@ -1,17 +1,17 @@
-import { looksBinary, withTransaction, type Database } from '@retail/common';
+import { withTransaction, type Database } from '@retail/common';
 import { silentProgress, type ProgressReporter } from '@retail/common/progress';
-import { resolveColumns } from './cleaning/columns.js';
-import { ProductCatalogBuilder } from './cleaning/product-catalog.js';
+import { openCleanRecords, type CleanRecords, type MalformedRow } from './clean-records.js';
+import { ProductCatalogBuilder, type CatalogProduct } from './cleaning/product-catalog.js';
 import { PurchaseAggregator } from './cleaning/purchase-aggregator.js';
-import { DROP_RULES, cleanRecord, type DropRule } from './cleaning/row-cleaner.js';
-import { IngestionInputError } from './errors.js';
-import { IngestionRepository, type MergeCounts, type TableCounts } from './ingestion.repository.js';
-import { openRecordSource, type RecordBatch, type RecordSource } from './source/record-source.js';
+import type { DropRule } from './cleaning/row-cleaner.js';
+import {
+  IngestionRepository,
+  type MergeCounts,
+  type ShopDescription,
+  type TableCounts,
+} from './ingestion.repository.js';
 
-export interface MalformedRow {
-  line: number;
-  reason: string;
-}
+export type { MalformedRow } from './clean-records.js';
 
 export interface IngestionReport {
   source: string;
@@ -35,6 +35,15 @@ export interface IngestionReport {
     /** Products the file described in more than one way (one canonical description chosen). */
     withSeveralDescriptions: number;
   };
+  /** The lines that came through the API, kept beside the file's. */
+  posted: {
+    /** Posted lines (and their invoices) fed into this run with the file's. */
+    linesKept: number;
+    invoicesKept: number;
+    /** Posted invoices the file now holds: they count once, as the file has them; their posted lines went. */
+    invoicesInFile: number;
+    linesInFile: number;
+  };
   written: MergeCounts;
   totals: TableCounts;
   elapsedMs: number;
@@ -42,11 +51,11 @@ export interface IngestionReport {
   phasesMs: { load: number; derive: number; merge: number };
 }
 
-const MAX_MALFORMED_EXAMPLES = 10;
-
 /**
- * One ingestion run: reads the file, applies the cleaning rules, and replaces the purchases in
- * Postgres in a single transaction (COPY for the lines, set-based SQL for everything derived).
+ * One ingestion run: reads the file, applies the cleaning rules, and replaces the purchases in Postgres in a
+ * single transaction (COPY for the lines, set-based SQL for everything derived). The lines posted through the
+ * API are kept: those of invoices the file does not hold count with the file's; a posted invoice the file also
+ * holds counts once, as the file has it. Products the shop described keep their description.
  */
 export class IngestionService {
   constructor(
@@ -56,110 +65,60 @@ export class IngestionService {
 
   async ingest(file: string): Promise<IngestionReport> {
     const startedAt = new Date();
-    const source = await openRecordSource(file);
-    const batches = source.batches()[Symbol.asyncIterator]();
+    const records = await openCleanRecords(file);
     try {
-      const first = await batches.next();
-      const header = first.done ? undefined : first.value.records[0];
-      if (first.done || !header) throw new IngestionInputError(`the file has no header row: ${source.path}`);
-      if (looksBinary(header.join(','))) {
-        throw new IngestionInputError(
-          `${source.path} is neither CSV text nor an .xlsx workbook (its first line holds binary data)`,
-        );
-      }
-      const headerProblem = first.value.problems?.get(0);
-      if (headerProblem) {
-        throw new IngestionInputError(
-          `the header row of ${source.path} cannot be read: ${headerProblem.reason}`,
-        );
-      }
-      return await this.load(source, header, batches, dropFirst(first.value), startedAt);
+      return await this.load(records, startedAt);
     } finally {
-      await batches.return?.();
+      await records.close();
     }
   }
 
-  private async load(
-    source: RecordSource,
-    header: string[],
-    batches: AsyncIterator<RecordBatch>,
-    firstBatch: RecordBatch,
-    startedAt: Date,
-  ): Promise<IngestionReport> {
-    const columns = resolveColumns(header);
-    const { path, format, totalBytes } = source;
-
+  private async load(records: CleanRecords, startedAt: Date): Promise<IngestionReport> {
+    const { path, format, totalBytes, tally } = records;
     const catalog = new ProductCatalogBuilder();
     const purchases = new PurchaseAggregator();
-    const dropped = Object.fromEntries(DROP_RULES.map((rule) => [rule, 0])) as Record<DropRule, number>;
-    const malformedExamples: MalformedRow[] = [];
-    let rowsRead = 0;
-    let rowsKept = 0;
-    let rowsMalformed = 0;
-    let linesMalformed = 0;
-    const malformed = (line: number, reason: string, lines: number) => {
-      rowsMalformed++;
-      linesMalformed += lines;
-      if (malformedExamples.length < MAX_MALFORMED_EXAMPLES) malformedExamples.push({ line, reason });
-    };
 
     return withTransaction(this.db, async (client) => {
       const repository = new IngestionRepository(client);
       await repository.lock();
+      const erased = await repository.erasedCustomers();
       const writer = await repository.startOrderLines();
 
       this.progress.start('reading', totalBytes, 'bytes');
       try {
-        for (let batch = firstBatch; ;) {
-          const { records, lines, problems } = batch;
-          for (let i = 0; i < records.length; i++) {
-            const lineNo = lines[i]!;
-            rowsRead++;
-            const problem = problems?.get(i);
-            if (problem) {
-              malformed(lineNo, problem.reason, problem.lines);
-              continue;
-            }
-            const outcome = cleanRecord(records[i]!, lineNo, columns, header.length);
-            if (outcome.kind === 'kept') {
-              rowsKept++;
-              const { line } = outcome;
-              catalog.add(line.rawCode, line.productId, line.description, line.invoiceDate);
-              purchases.add(line);
-              writer.write(line);
-            } else if (outcome.kind === 'dropped') {
-              dropped[outcome.rule]++;
-            } else {
-              malformed(lineNo, outcome.reason, 1);
-            }
+        for await (const lines of records.lines(erased.size > 0 ? erased : undefined)) {
+          for (const line of lines) {
+            catalog.add(line);
+            purchases.add(line);
+            writer.write(line);
           }
           await writer.flush();
-          this.progress.update(source.bytesRead(), `${rowsRead} rows`);
-          const next = await batches.next();
-          if (next.done) break;
-          batch = next.value;
+          this.progress.update(records.bytesRead(), `${tally.rowsRead} rows`);
         }
         await writer.end();
       } catch (error) {
-        // A read error (damaged file) or a COPY error: end the COPY first, so that the ROLLBACK can run
-        // and the locks on order_lines go with it.
+        // A read error (damaged file), bad input found at the end, or a COPY error: end the COPY first, so
+        // that the ROLLBACK can run and the locks on order_lines go with it.
         await writer.abort(error instanceof Error ? error : new Error(String(error)));
         throw error;
       }
       const loadedAt = Date.now();
-      this.progress.update(totalBytes, `${rowsRead} rows`);
+      this.progress.update(totalBytes, `${tally.rowsRead} rows`);
       this.progress.stop();
 
-      if (rowsRead === 0) throw new IngestionInputError(`the file has a header but no data rows: ${path}`);
-      if (rowsKept === 0) {
-        throw new IngestionInputError(
-          `no row of ${path} survives the cleaning rules (${rowsRead} read, ${rowsMalformed} malformed); ` +
-            'the current data is kept',
-        );
-      }
-
       this.progress.step('building products, customers and the user-item matrix');
-      const products = catalog.build();
+      const inFile = await repository.removePostedInvoicesInFile();
+      const postedInvoices = new Set<string>();
+      let postedLines = 0;
+      for await (const lines of repository.postedLines()) {
+        for (const line of lines) {
+          catalog.add(line);
+          purchases.add(line);
+          postedInvoices.add(line.invoiceNo);
+        }
+        postedLines += lines.length;
+      }
+      const products = withShopDescriptions(catalog.build(), await repository.shopDescriptions());
       const merchandise = new Set(products.filter((p) => p.isMerchandise).map((p) => p.productId));
       const customers = purchases.customers((productId) => merchandise.has(productId));
       await repository.stage(products, customers);
@@ -171,10 +130,10 @@ export class IngestionService {
       await repository.recordRun({
         source: path,
         startedAt,
-        rowsRead,
-        rowsKept,
-        rowsDropped: dropped,
-        rowsMalformed,
+        rowsRead: tally.rowsRead,
+        rowsKept: tally.rowsKept,
+        rowsDropped: tally.rowsDropped,
+        rowsMalformed: tally.rowsMalformed,
         customers: totals.customers,
         products: totals.products,
       });
@@ -185,18 +144,24 @@ export class IngestionService {
       return {
         source: path,
         format,
-        rowsRead,
-        rowsKept,
-        rowsDropped: dropped,
-        rowsMalformed,
-        linesMalformed,
-        malformedExamples,
+        rowsRead: tally.rowsRead,
+        rowsKept: tally.rowsKept,
+        rowsDropped: { ...tally.rowsDropped },
+        rowsMalformed: tally.rowsMalformed,
+        linesMalformed: tally.linesMalformed,
+        malformedExamples: [...tally.malformedExamples],
         products: {
           rawStockCodes: catalog.rawCodeCount,
           normalised: products.length,
           merchandise: products.length - nonMerchandise.length,
           nonMerchandise,
           withSeveralDescriptions: products.filter((p) => p.descriptionVariants > 1).length,
+        },
+        posted: {
+          linesKept: postedLines,
+          invoicesKept: postedInvoices.size,
+          invoicesInFile: inFile.invoices,
+          linesInFile: inFile.lines,
         },
         written,
         totals,
@@ -211,10 +176,14 @@ export class IngestionService {
   }
 }
 
-/** The batch without its first record (the header). */
-function dropFirst(batch: RecordBatch): RecordBatch {
-  const problems = batch.problems
-    ? new Map([...batch.problems].filter(([i]) => i > 0).map(([i, problem]) => [i - 1, problem]))
-    : undefined;
-  return { records: batch.records.slice(1), lines: batch.lines.slice(1), problems };
+/** The catalog with the shop's own descriptions and merchandise flags where the shop described a product. */
+function withShopDescriptions(
+  products: CatalogProduct[],
+  shop: Map<string, ShopDescription>,
+): CatalogProduct[] {
+  if (shop.size === 0) return products;
+  return products.map((p) => {
+    const described = shop.get(p.productId);
+    return described ? { ...p, ...described } : p;
+  });
 }

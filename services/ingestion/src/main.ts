@@ -16,7 +16,9 @@ import { formatReport } from './report.js';
 const USAGE = `Usage: npm run ingest -- [--file PATH] [--no-embeddings] [--if-empty]
 
 Loads an Online Retail file (.csv, .csv.gz or .xlsx) into Postgres, replacing the previous data in one
-transaction, then queues embedding jobs for products without a vector in the active model.
+transaction, then queues embedding jobs for products without a vector in the active model. Purchases posted
+through the API are kept (an invoice the file also holds counts once, as the file has it), so are the shop's
+product descriptions; erased customers stay erased.
   --file PATH        the data file (default: DATA_FILE, else the shared copy of the data set)
   --no-embeddings    do not queue embedding jobs
   --if-empty         do nothing when the database already holds purchases (for start-up scripts)`;

@@ -7,6 +7,7 @@ const RULE_LABELS: Record<string, string> = {
   missing_stock_code: 'no StockCode',
   cancellation: 'cancellation (InvoiceNo C...)',
   non_positive_quantity: 'Quantity <= 0',
+  erased_customer: 'erased customer',
 };
 
 /** The final report of `npm run ingest`, as plain text. */
@@ -29,6 +30,9 @@ export function formatReport(report: IngestionReport, embeddings?: EnqueueResult
     ...(report.rowsMalformed > report.malformedExamples.length
       ? [`    ... and ${n(report.rowsMalformed - report.malformedExamples.length)} more`]
       : []),
+    `  posted via the API ${n(report.posted.linesKept)} lines (${n(report.posted.invoicesKept)} invoices) kept with ` +
+      `the file's; ${n(report.posted.invoicesInFile)} posted invoices now in the file, counted once ` +
+      `(${n(report.posted.linesInFile)} posted lines removed)`,
     `  customers          ${n(report.totals.customers)}`,
     `  products bought    ${n(report.products.rawStockCodes)} StockCodes as written -> ${n(report.products.normalised)} ` +
       `after code normalisation -> ${n(report.products.merchandise)} merchandise`,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { cleanPostedLine, summariseCustomer, type PostedLine } from '@retail/ingestion/cleaning';
 import { REQUIRED_COLUMNS, resolveColumns } from '../src/cleaning/columns.js';
 import { isMerchandise } from '../src/cleaning/merchandise.js';
 import {
@@ -10,6 +11,7 @@ import {
   parseQuantity,
 } from '../src/cleaning/normalise.js';
 import { ProductCatalogBuilder } from '../src/cleaning/product-catalog.js';
+import { PurchaseAggregator } from '../src/cleaning/purchase-aggregator.js';
 import { cleanRecord } from '../src/cleaning/row-cleaner.js';
 import { IngestionInputError } from '../src/errors.js';
 
@@ -184,33 +186,193 @@ describe('merchandise', () => {
   });
 });
 
-describe('canonical description', () => {
+describe('the catalog', () => {
+  const line = (
+    rawCode: string,
+    productId: string,
+    description: string,
+    invoiceDate: string,
+    unitPrice = '1',
+  ) => ({
+    rawCode,
+    productId,
+    description,
+    invoiceDate,
+    unitPrice,
+  });
+
   it('prefers the description used on most lines, then the most recent, then alphabetical order', () => {
     const catalog = new ProductCatalogBuilder();
-    catalog.add('85123A', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', '2010-12-01 08:26:00');
-    catalog.add('85123A', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', '2010-12-02 08:26:00');
-    catalog.add('85123a', '85123A', 'CREAM HANGING HEART T-LIGHT HOLDER', '2011-12-01 08:26:00');
-    catalog.add('71053', '71053', 'WHITE METAL LANTERN', '2010-12-01 08:26:00');
-    catalog.add('71053', '71053', 'WHITE MOROCCAN METAL LANTERN', '2011-01-01 08:26:00');
-    catalog.add('22000', '22000', 'B NAME', '2011-01-01 08:26:00');
-    catalog.add('22000', '22000', 'A NAME', '2011-01-01 08:26:00');
-    catalog.add('POST', 'POST', '', '2011-01-01 08:26:00');
+    catalog.add(line('85123A', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', '2010-12-01 08:26:00'));
+    catalog.add(line('85123A', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', '2010-12-02 08:26:00'));
+    catalog.add(line('85123a', '85123A', 'CREAM HANGING HEART T-LIGHT HOLDER', '2011-12-01 08:26:00'));
+    catalog.add(line('71053', '71053', 'WHITE METAL LANTERN', '2010-12-01 08:26:00'));
+    catalog.add(line('71053', '71053', 'WHITE MOROCCAN METAL LANTERN', '2011-01-01 08:26:00'));
+    catalog.add(line('22000', '22000', 'B NAME', '2011-01-01 08:26:00'));
+    catalog.add(line('22000', '22000', 'A NAME', '2011-01-01 08:26:00'));
+    catalog.add(line('POST', 'POST', '', '2011-01-01 08:26:00'));
     expect(catalog.build()).toEqual([
-      { productId: '22000', description: 'A NAME', isMerchandise: true, descriptionVariants: 2 },
+      {
+        productId: '22000',
+        description: 'A NAME',
+        isMerchandise: true,
+        descriptionVariants: 2,
+        unitPrice: '1',
+      },
       {
         productId: '71053',
         description: 'WHITE MOROCCAN METAL LANTERN',
         isMerchandise: true,
         descriptionVariants: 2,
+        unitPrice: '1',
       },
       {
         productId: '85123A',
         description: 'WHITE HANGING HEART T-LIGHT HOLDER',
         isMerchandise: true,
         descriptionVariants: 2,
+        unitPrice: '1',
       },
-      { productId: 'POST', description: '', isMerchandise: false, descriptionVariants: 0 },
+      { productId: 'POST', description: '', isMerchandise: false, descriptionVariants: 0, unitPrice: '1' },
     ]);
     expect(catalog.rawCodeCount).toBe(5);
+  });
+
+  it('learns the latest price: the latest invoice date, and on one date the line added last', () => {
+    const catalog = new ProductCatalogBuilder();
+    catalog.add(line('A1', 'A1', 'LANTERN', '2011-03-01 10:00:00', '3.00'));
+    catalog.add(line('A1', 'A1', 'LANTERN', '2011-05-01 10:00:00', '4.00'));
+    catalog.add(line('A1', 'A1', 'LANTERN', '2011-04-01 10:00:00', '5.00')); // earlier date: not the latest
+    catalog.add(line('B2', 'B2', 'MUG', '2011-05-01 10:00:00', '1.00'));
+    catalog.add(line('B2', 'B2', 'MUG', '2011-05-01 10:00:00', '1.25')); // same date, later line
+    expect(catalog.build().map((p) => [p.productId, p.unitPrice])).toEqual([
+      ['A1', '4.00'],
+      ['B2', '1.25'],
+    ]);
+  });
+});
+
+describe('a line posted through the API', () => {
+  const posted = (overrides: Partial<PostedLine> = {}): PostedLine => ({
+    invoice_no: '536365',
+    stock_code: '85123A',
+    description: 'WHITE HANGING HEART T-LIGHT HOLDER',
+    quantity: 6,
+    invoice_date: '2010-12-01 08:26:00',
+    unit_price: 2.55,
+    customer_id: 17850,
+    country: 'United Kingdom',
+    ...overrides,
+  });
+
+  it('is cleaned exactly as the same row of the file', () => {
+    const cases: [Partial<PostedLine>, Partial<Record<(typeof HEADER)[number], string>>][] = [
+      [{}, {}],
+      [
+        { stock_code: ' 85123a ', description: ' WHITE  HANGING HEART ', country: '' },
+        { StockCode: ' 85123a ', Description: ' WHITE  HANGING HEART ', Country: '' },
+      ],
+      [{ invoice_date: '2011-01-11T10:00:00Z' }, { InvoiceDate: '2011-01-11T10:00:00Z' }],
+      [{ invoice_date: '12/1/2010 8:26' }, { InvoiceDate: '12/1/2010 8:26' }],
+      [{ customer_id: null }, { CustomerID: '' }],
+      [
+        { invoice_no: 'C536379', quantity: -1 },
+        { InvoiceNo: 'C536379', Quantity: '-1' },
+      ],
+      [{ quantity: 0 }, { Quantity: '0' }],
+      [{ stock_code: '  ' }, { StockCode: '  ' }],
+      [{ quantity: 1.5 }, { Quantity: '1.5' }],
+      [{ unit_price: 1e21 }, { UnitPrice: '1e+21' }],
+      [{ invoice_date: '2011-02-29 10:00:00' }, { InvoiceDate: '2011-02-29 10:00:00' }],
+      [{ customer_id: -5 }, { CustomerID: '-5' }],
+      [{ invoice_no: ' ' }, { InvoiceNo: ' ' }],
+    ];
+    for (const [line, fields] of cases) {
+      expect(cleanPostedLine(posted(line), 4)).toEqual(cleanRecord(row(fields), 4, columns, 8));
+    }
+  });
+
+  it('keeps a purchase, normalised, with its index as its line number', () => {
+    expect(cleanPostedLine(posted({ stock_code: '85123a', country: ' ' }), 3)).toEqual({
+      kind: 'kept',
+      line: {
+        lineNo: 3,
+        invoiceNo: '536365',
+        rawCode: '85123a',
+        productId: '85123A',
+        description: 'WHITE HANGING HEART T-LIGHT HOLDER',
+        quantity: 6,
+        invoiceDate: '2010-12-01 08:26:00',
+        unitPrice: '2.55',
+        customerId: 17850,
+        country: 'Unspecified',
+      },
+    });
+  });
+
+  it.each([
+    ['missing_customer_id', { customer_id: null }],
+    ['missing_stock_code', { stock_code: ' ' }],
+    ['cancellation', { invoice_no: 'c1' }],
+    ['non_positive_quantity', { quantity: -2 }],
+    ['erased_customer', { customer_id: 13047 }],
+  ] as const)('drops a line under %s', (rule, overrides) => {
+    expect(cleanPostedLine(posted(overrides), 0, new Set([13047]))).toEqual({ kind: 'dropped', rule });
+  });
+
+  it.each([
+    [{ quantity: 2.5 }, 'Quantity is not an integer: "2.5"'],
+    [{ quantity: 3e9 }, 'Quantity is not an integer: "3000000000"'],
+    [{ unit_price: 1e21 }, 'UnitPrice is not a number: "1e+21"'],
+    [{ invoice_date: 'tomorrow' }, 'InvoiceDate is not a date: "tomorrow"'],
+    [{ customer_id: 12.5 }, 'CustomerID is not a customer number: "12.5"'],
+    [{ invoice_no: '' }, 'InvoiceNo is empty'],
+  ])('reports an unreadable field (%j)', (overrides, reason) => {
+    expect(cleanPostedLine(posted(overrides), 0)).toEqual({ kind: 'malformed', reason });
+  });
+});
+
+describe("a customer's summary", () => {
+  const line = (productId: string, invoiceNo: string, invoiceDate: string, quantity = 1) => ({
+    lineNo: 0,
+    invoiceNo,
+    rawCode: productId,
+    productId,
+    description: '',
+    quantity,
+    invoiceDate,
+    unitPrice: '1',
+    customerId: 17850,
+    country: 'United Kingdom',
+  });
+
+  it('is what the ingestion computes, from the user-item rows in any order', () => {
+    const purchases = new PurchaseAggregator();
+    purchases.add(line('85123A', '1', '2011-01-02 10:00:00', 6));
+    purchases.add(line('POST', '1', '2011-01-02 10:00:00'));
+    purchases.add(line('22632', '2', '2010-12-01 09:00:00', 2));
+    purchases.add(line('85123A', '3', '2011-03-01 10:00:00', 2));
+    purchases.add(line('10002', '3', '2011-03-01 10:00:00', 12));
+    const isMerchandise = (productId: string) => productId !== 'POST';
+    const [customer] = purchases.customers(isMerchandise);
+    const { customerId: _id, country: _country, items, ...summary } = customer!;
+    expect(summary).toEqual({
+      productsBought: 3,
+      firstPurchaseAt: '2010-12-01 09:00:00',
+      lastPurchaseAt: '2011-03-01 10:00:00',
+      purchasesHash: expect.stringMatching(/^[0-9a-f]{32}$/),
+      itemsHash: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
+    expect(summariseCustomer([...items].reverse(), isMerchandise)).toEqual(summary);
+    expect(summariseCustomer(items, isMerchandise)).toEqual(summary);
+    // The digests change with what they digest.
+    const more = items.map((item) => (item.productId === '22632' ? { ...item, timesBought: 2 } : item));
+    expect(summariseCustomer(more, isMerchandise).itemsHash).not.toBe(summary.itemsHash);
+    expect(summariseCustomer(more, isMerchandise).purchasesHash).toBe(summary.purchasesHash);
+    expect(summariseCustomer(items, () => true).purchasesHash).not.toBe(summary.purchasesHash);
+  });
+
+  it('needs at least one row', () => {
+    expect(() => summariseCustomer([], () => true)).toThrow(RangeError);
   });
 });

@@ -40,6 +40,7 @@ describe('ingesting a small file with the known quirks', () => {
       missing_stock_code: 0,
       cancellation: 1,
       non_positive_quantity: 1,
+      erased_customer: 0,
     });
     expect(report.rowsMalformed).toBe(0);
     expect(report.products).toMatchObject({ rawStockCodes: 9, normalised: 8, merchandise: 6 });
@@ -258,6 +259,7 @@ describe('the real Online Retail file', () => {
       missing_stock_code: 0,
       cancellation: 8_905,
       non_positive_quantity: 0,
+      erased_customer: 0,
     });
     expect(first.rowsMalformed).toBe(0);
     expect(first.totals.customers).toBe(4_339);

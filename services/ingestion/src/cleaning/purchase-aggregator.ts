@@ -1,30 +1,16 @@
-import { createHash } from 'node:crypto';
+import {
+  byProductId,
+  summariseCustomer,
+  type CustomerSummary,
+  type UserItemRow,
+} from './customer-summary.js';
 import type { CleanLine } from './row-cleaner.js';
 
-/** One cell of the compact user-item matrix. */
-export interface UserItemRow {
-  customerId: number;
-  productId: string;
-  /** Distinct invoices on which the customer bought the product (exact duplicate lines count once). */
-  timesBought: number;
-  totalQuantity: number;
-  firstPurchasedAt: string;
-  lastPurchasedAt: string;
-}
-
-export interface CustomerRow {
+export interface CustomerRow extends CustomerSummary {
   customerId: number;
   /** The country on most of the customer's lines (8 customers appear under two countries). */
   country: string;
-  /** Distinct merchandise products bought. */
-  productsBought: number;
-  firstPurchaseAt: string;
-  lastPurchaseAt: string;
-  /** md5 of the sorted merchandise product ids: changes exactly when the purchase set changes. */
-  purchasesHash: string;
-  /** md5 of the customer's user-item rows: a run rewrites a customer's rows only when it changes. */
-  itemsHash: string;
-  /** The customer's rows of the user-item matrix. */
+  /** The customer's rows of the user-item matrix, by product id. */
   items: UserItemRow[];
 }
 
@@ -103,7 +89,6 @@ export class PurchaseAggregator {
     const rows: CustomerRow[] = [];
     for (const [customerId, pairs] of this.pairs) {
       const items: UserItemRow[] = [];
-      const merchandise: string[] = [];
       for (const p of pairs.values()) {
         items.push({
           customerId,
@@ -113,28 +98,12 @@ export class PurchaseAggregator {
           firstPurchasedAt: p.first,
           lastPurchasedAt: p.last,
         });
-        if (isMerchandise(p.productId)) merchandise.push(p.productId);
       }
-      items.sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
-      merchandise.sort();
-      const itemsHash = createHash('md5');
-      let first = items[0]!.firstPurchasedAt;
-      let last = items[0]!.lastPurchasedAt;
-      for (const item of items) {
-        itemsHash.update(
-          `${item.productId}\t${item.timesBought}\t${item.totalQuantity}\t${item.firstPurchasedAt}\t${item.lastPurchasedAt}\n`,
-        );
-        if (item.firstPurchasedAt < first) first = item.firstPurchasedAt;
-        if (item.lastPurchasedAt > last) last = item.lastPurchasedAt;
-      }
+      items.sort(byProductId);
       rows.push({
         customerId,
         country: mostFrequentCountry(this.countries.get(customerId)!),
-        productsBought: merchandise.length,
-        firstPurchaseAt: first,
-        lastPurchaseAt: last,
-        purchasesHash: createHash('md5').update(merchandise.join(',')).digest('hex'),
-        itemsHash: itemsHash.digest('hex'),
+        ...summariseCustomer(items, isMerchandise),
         items,
       });
     }

@@ -9,14 +9,24 @@ import {
   parseQuantity,
 } from './normalise.js';
 
-/** The cleaning rules (README, "Data rules and the quirks found in the data"), in the order they are checked; a row is counted under the first it fails. */
+/**
+ * The cleaning rules (README, "Data rules and the quirks found in the data"), in the order they are checked; a
+ * row is counted under the first it fails. The last one drops the purchases of customers erased at their
+ * request, so that a line which would otherwise be kept never brings them back.
+ */
 export const DROP_RULES = [
   'missing_customer_id',
   'missing_stock_code',
   'cancellation',
   'non_positive_quantity',
+  'erased_customer',
 ] as const;
 export type DropRule = (typeof DROP_RULES)[number];
+
+/** The customers erased at their request (a Set of customer numbers will do). */
+export interface ErasedCustomers {
+  has(customerId: number): boolean;
+}
 
 export interface CleanLine {
   lineNo: number;
@@ -39,13 +49,14 @@ export type RowOutcome =
 /**
  * Reads one record of the file. A record whose fields cannot be read (wrong field count, a quantity
  * that is not an integer, a date that is not a date, ...) is malformed; a readable record that the
- * cleaning rules exclude is dropped with the rule's name.
+ * cleaning rules exclude is dropped with the rule's name. `erased`: customers whose lines are dropped.
  */
 export function cleanRecord(
-  fields: string[],
+  fields: readonly string[],
   lineNo: number,
   columns: ColumnIndex,
   fieldCount: number,
+  erased?: ErasedCustomers,
 ): RowOutcome {
   if (fields.length !== fieldCount) {
     return { kind: 'malformed', reason: `expected ${fieldCount} fields, found ${fields.length}` };
@@ -77,6 +88,7 @@ export function cleanRecord(
   if (productId === '') return { kind: 'dropped', rule: 'missing_stock_code' };
   if (invoiceNo[0] === 'C' || invoiceNo[0] === 'c') return { kind: 'dropped', rule: 'cancellation' };
   if (quantity <= 0) return { kind: 'dropped', rule: 'non_positive_quantity' };
+  if (erased?.has(customerId)) return { kind: 'dropped', rule: 'erased_customer' };
 
   return {
     kind: 'kept',

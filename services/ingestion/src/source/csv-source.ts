@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import Papa from 'papaparse';
-import type { RecordBatch, RecordProblem } from './record-source.js';
+import type { RecordBatch, RecordProblem } from './record-batch.js';
 
 /**
  * Streams the records of a CSV file (optionally gzip-compressed) in batches, parsed by papaparse:

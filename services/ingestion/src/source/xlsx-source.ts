@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import ExcelJS from 'exceljs';
-import type { RecordBatch } from './record-source.js';
+import type { RecordBatch } from './record-batch.js';
 
 /** Text of one cell, written the way the CSV form of the data set writes it. */
 function cellText(value: ExcelJS.CellValue): string {
