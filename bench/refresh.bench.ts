@@ -81,6 +81,7 @@ async function refresh(db: Database, kind: RecommenderKind, processes: number, e
         RECOMMENDER_MODEL: kind,
         RECOMMENDATION_PORT: String(await freePort()),
         METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: 'log',
       });
       running.push({ service, metricsPort });
     }

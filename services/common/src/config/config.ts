@@ -39,8 +39,9 @@ export interface LlmConfig {
   model: string;
   baseUrl: string;
   apiKey: string | undefined;
-  /** Chat requests in flight at once, and per minute. */
+  /** Chat requests in flight at once, in each explanation process. */
   concurrency: number;
+  /** Chat requests started per minute by the whole deployment (the explanation processes share it in Redis). */
   requestsPerMinute: number;
   timeoutMs: number;
   /** Retries of one request (429/5xx/timeouts, honouring Retry-After) before the template stands in. */
@@ -63,8 +64,8 @@ export interface ExplanationsConfig {
    */
   waitMs: number;
   /**
-   * Model calls per minute for background events (default a tenth of LLM_REQUESTS_PER_MINUTE; 0: none,
-   * sentences are then written when asked for).
+   * Model calls per minute for background events, for the whole deployment and part of
+   * LLM_REQUESTS_PER_MINUTE (default a tenth of it; 0: none, sentences are then written when asked for).
    */
   backgroundRequestsPerMinute: number;
   /** Background events older than this are dropped unwritten (their sentences are written when asked for). */

@@ -40,7 +40,7 @@ export interface ComputedList {
  * The ranking, defined once. `bought` is a one-row CTE with the customer's purchases (`ids text[]`: every
  * product bought, merchandise or not); from it:
  * - `excluded`: what is never recommended to them: what they bought, every product described exactly like
- *   something they bought, and what is not merchandise (postage, fees...);
+ *   something they bought, what is not merchandise (postage, fees...) and what the shop took out of its catalog;
  * - `taste`: the user vector `v` and `n`, how many of their merchandise purchases have a vector in the model;
  * - `ranked`: the best MAX_TOP_N products (`distance` ascending, ties by product id), with their `score`.
  * $1 is the model.
@@ -53,7 +53,7 @@ function rankingSql(kind: RankingKind): string {
         JOIN products p ON p.product_id = ANY (b.ids) AND p.description <> ''
         JOIN products same ON same.description = p.description
       UNION
-      SELECT product_id FROM products WHERE NOT is_merchandise
+      SELECT product_id FROM products WHERE NOT is_merchandise OR retired_at IS NOT NULL
     )`;
   if (kind === 'description') {
     return `${excluded},
@@ -142,7 +142,8 @@ function rankBoughtSql(kind: RankingKind): string {
 
 /**
  * A customer's kept list in a model, with what is current: one read by key ($1 customer, $2 model, $3 how
- * many products). Descriptions come from the catalog, and products no longer merchandise are left out at once.
+ * many products). Descriptions come from the catalog, and products taken out of it (retired, or no longer
+ * merchandise) are left out at once.
  */
 const KEPT_SQL = `SELECT c.version AS customer_version, coalesce(m.version, 0) AS model_version,
        EXISTS (SELECT 1 FROM recommender_models WHERE model = $2) AS trained,
@@ -152,7 +153,7 @@ const KEPT_SQL = `SELECT c.version AS customer_version, coalesce(m.version, 0) A
                                                    'score', y.score) ORDER BY y.ord), '[]')
           FROM (SELECT u.ord, u.score, p.product_id, p.description
                   FROM unnest(r.product_ids, r.scores) WITH ORDINALITY AS u (product_id, score, ord)
-                  JOIN products p ON p.product_id = u.product_id AND p.is_merchandise
+                  JOIN products p ON p.product_id = u.product_id AND p.is_merchandise AND p.retired_at IS NULL
                  ORDER BY u.ord LIMIT $3) y) AS products
   FROM customers c
   LEFT JOIN model_versions m ON m.model = $2
@@ -288,7 +289,7 @@ export class RankingRepository {
   async slicesToRefresh(model: string, version: number, missing: boolean, width: number): Promise<number[]> {
     const { rows } = await this.db.query<{ slice: number }>({
       name: 'ranking.slices-to-refresh',
-      text: `SELECT DISTINCT c.customer_id / $4 AS slice
+      text: `SELECT DISTINCT c.customer_id / $4::int AS slice
                FROM customers c LEFT JOIN user_recommendations r ON r.customer_id = c.customer_id AND r.model = $1
               WHERE CASE WHEN r.customer_id IS NULL THEN $3::boolean
                          ELSE r.model_version <> $2 OR r.customer_version <> c.version END
@@ -310,7 +311,7 @@ export class RankingRepository {
       name: 'ranking.customers-to-refresh',
       text: `SELECT c.customer_id
                FROM customers c LEFT JOIN user_recommendations r ON r.customer_id = c.customer_id AND r.model = $1
-              WHERE c.customer_id >= $4 * $5 AND c.customer_id < ($4 + 1) * $5
+              WHERE c.customer_id >= $4::int * $5::int AND c.customer_id < ($4::int + 1) * $5::int
                 AND CASE WHEN r.customer_id IS NULL THEN $3::boolean
                          ELSE r.model_version <> $2 OR r.customer_version <> c.version END
               ORDER BY c.customer_id`,
