@@ -46,6 +46,9 @@ import { TrainingRepository, type FactorRow } from '../src/training/training.rep
  * products), so that the co-purchase model trains in seconds.
  */
 const CUT = new Date('2010-12-04T00:00:00');
+const END = new Date('2011-02-01T00:00:00');
+/** A best-seller of the split that the shop takes out of its catalog: in the models, never recommended. */
+const RETIRED = '85123A';
 /** The split's models, stored under names of their own. */
 const MODELS = { description: 'eval-description', copurchase: 'eval-copurchase', hybrid: 'eval-hybrid' };
 /** Served lists are MAX_TOP_N long; the offline lists go deeper, to find what a near-tie swapped in. */
@@ -84,10 +87,11 @@ beforeAll(async () => {
   if (ingest.code !== 0) throw new Error(`ingestion failed:\n${ingest.stderr}`);
   const embed = await runCli('services/embedder/dist/embed.cli.js', ['--wait']);
   if (embed.code !== 0) throw new Error(`embedding failed:\n${embed.stdout}${embed.stderr}`);
+  await db.query('UPDATE products SET retired_at = now() WHERE product_id = $1', [RETIRED]);
   // Read, split and trained as `npm run eval` does.
   const descriptionModel = loadConfig().embedding.model;
   data = await loadEvalData(db, descriptionModel);
-  split = temporalSplit(data, CUT, new Date(8.64e15), COPURCHASE_PARAMS.trendDays);
+  split = temporalSplit(data, CUT, END, COPURCHASE_PARAMS.trendDays);
   factors = trainCopurchase(split.matrix, COPURCHASE_PARAMS);
   s = scorers(split, data, factors);
   await storeSplitModels(descriptionModel);
@@ -304,6 +308,20 @@ describe('npm run eval ranks what is served', () => {
       `${split.users.length} users, ${split.matrix.productIds.length} products: ${JSON.stringify(tallies)}\n`,
     );
     expect(split.users.length).toBeGreaterThan(100);
+  });
+
+  it('never recommends a retired product, which would be recommended otherwise', () => {
+    expect(data.retired).toEqual(new Set([RETIRED]));
+    expect(factors.productIds).toContain(RETIRED);
+    for (const kind of KINDS) {
+      for (const answer of served.get(kind)!.values()) {
+        expect(answer.products.map((p) => p.product_id)).not.toContain(RETIRED);
+      }
+    }
+    // Ranked as if it were still sold, it makes some of these lists.
+    const unretired = temporalSplit({ ...data, retired: new Set() }, CUT, END, COPURCHASE_PARAMS.trendDays);
+    const lists = rankOffline(unretired, scorers(unretired, data, factors), MAX_TOP_N, servedModel('hybrid'));
+    expect([...lists.values()].some((list) => list.products.includes(RETIRED))).toBe(true);
   });
 
   it("takes the serving path's cold-start decisions, and then answers the description model's list", () => {

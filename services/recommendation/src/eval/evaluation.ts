@@ -25,6 +25,8 @@ export interface EvalData {
   lines: EvalLine[];
   descriptions: ReadonlyMap<string, string>;
   vectors: ReadonlyMap<string, Float32Array>;
+  /** Products the shop took out of its catalog: learned from, never recommended (as the service does). */
+  retired: ReadonlySet<string>;
   /** The description model's name (for the table). */
   descriptionModel: string;
 }
@@ -39,8 +41,8 @@ export interface Split {
   /** Row of each evaluated user in the matrix. */
   rows: Map<number, number>;
   targets: Map<number, Set<string>>;
-  /** Per evaluated user, the catalog indices never recommended: what they bought, and every product
-   * described exactly like it (the service's rule). */
+  /** Per evaluated user, the catalog indices never recommended (the service's rule): what they bought, every
+   * product described exactly like it, and the retired products. */
   excluded: Map<number, Set<number>>;
 }
 
@@ -120,6 +122,7 @@ export function temporalSplit(data: EvalData, cut: Date, end: Date, trendDays: n
     if (same) same.push(i);
     else byDescription.set(description, [i]);
   });
+  const retired = matrix.productIds.flatMap((id, i) => (data.retired.has(id) ? [i] : []));
   const users: number[] = [];
   const rows = new Map<number, number>();
   const targets = new Map<number, Set<string>>();
@@ -132,7 +135,7 @@ export function temporalSplit(data: EvalData, cut: Date, end: Date, trendDays: n
     users.push(customerId);
     rows.set(customerId, row);
     targets.set(customerId, new Set(fresh));
-    const never = new Set<number>(items);
+    const never = new Set<number>([...items, ...retired]);
     for (const i of items) {
       const description = data.descriptions.get(matrix.productIds[i]!);
       for (const same of (description && byDescription.get(description)) || []) never.add(same);
