@@ -49,6 +49,7 @@ function data(): EvalData {
     lines,
     descriptions: new Map(ids.map((id) => [id, `PRODUCT ${id}`])),
     vectors,
+    retired: new Set(),
     descriptionModel: 'test-model',
   };
 }

@@ -5,7 +5,8 @@ import type { EvalData, EvalLine } from './evaluation.js';
 
 /**
  * The evaluation's data from the database: every cleaned line of a merchandise product (order_lines, with
- * their dates), the canonical descriptions, and the description vectors of `descriptionModel`.
+ * their dates), the canonical descriptions, the retired products, and the description vectors of
+ * `descriptionModel`.
  */
 export async function loadEvalData(db: Database, descriptionModel: string): Promise<EvalData> {
   const { rows: lineRows } = await db.query<{
@@ -25,9 +26,10 @@ export async function loadEvalData(db: Database, descriptionModel: string): Prom
   const { rows: products } = await db.query<{
     product_id: string;
     description: string;
+    retired: boolean;
     embedding: Float32Array | null;
   }>(
-    `SELECT p.product_id, p.description, e.embedding
+    `SELECT p.product_id, p.description, p.retired_at IS NOT NULL AS retired, e.embedding
        FROM products p LEFT JOIN product_embeddings e ON e.model = $1 AND e.product_id = p.product_id
       WHERE p.is_merchandise`,
     [descriptionModel],
@@ -44,6 +46,7 @@ export async function loadEvalData(db: Database, descriptionModel: string): Prom
     lines,
     descriptions: new Map(products.map((row) => [row.product_id, row.description])),
     vectors,
+    retired: new Set(products.filter((row) => row.retired).map((row) => row.product_id)),
     descriptionModel,
   };
 }
@@ -74,6 +77,7 @@ export async function loadEvalDataFromFile(file: string, embedding: EmbeddingCon
       })),
     descriptions: new Map(products.map((p) => [p.productId, p.description])),
     vectors,
+    retired: new Set(),
     descriptionModel: provider.model,
   };
 }

@@ -18,8 +18,12 @@ The offline evaluation of every model the service can serve, with best-sellers a
 purchases in the database (DATABASE_URL; the description vectors of the active embedding model), or in a
 file (--file):
 a temporal split at --cut (default 2011-10-01): the models learn from the lines before it only, and are
-measured on the products each customer bought for the first time on or after it (what they bought before
-is never recommended). Hyperparameters are chosen on a validation split of the training period.
+measured on the products each customer bought for the first time on or after it. Each list is ranked as
+the service serves it, over the products sold before the cut: cosine to the mean of the description vectors
+of what the customer bought, or the co-purchase (and hybrid) inner product; what they bought, products
+described exactly like it and retired products never recommended; and the service's cold-start rule (the
+description model stands in for a customer with fewer purchases known to the model than the threshold).
+Hyperparameters, the threshold included, are chosen on a validation split of the training period.
   --cut DATE    the split date, YYYY-MM-DD (default 2011-10-01)
   --k N         the cut-off of HR@K, NDCG@K and recall@K (default 12)
   --json FILE   also write {"cut", "k", "users", "models": [{"model", "hr", "ndcg", "recall", "coverage"}]}

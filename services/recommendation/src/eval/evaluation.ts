@@ -10,6 +10,7 @@ import {
 } from '../models/copurchase.js';
 import { DEFAULT_RECOMMENDER_MIN_PURCHASES } from '@retail/common';
 import { HYBRID_PARAMS, type HybridParams } from '../models/hybrid.js';
+import { descriptionStandsIn } from '../ranking/cold-start.js';
 import { rankingMetrics, topK, type RankingMetrics } from './metrics.js';
 
 /** One cleaned invoice line of a merchandise product. */
@@ -24,6 +25,8 @@ export interface EvalData {
   lines: EvalLine[];
   descriptions: ReadonlyMap<string, string>;
   vectors: ReadonlyMap<string, Float32Array>;
+  /** Products the shop took out of its catalog: learned from, never recommended (as the service does). */
+  retired: ReadonlySet<string>;
   /** The description model's name (for the table). */
   descriptionModel: string;
 }
@@ -38,8 +41,8 @@ export interface Split {
   /** Row of each evaluated user in the matrix. */
   rows: Map<number, number>;
   targets: Map<number, Set<string>>;
-  /** Per evaluated user, the catalog indices never recommended: what they bought, and every product
-   * described exactly like it (the service's rule). */
+  /** Per evaluated user, the catalog indices never recommended (the service's rule): what they bought, every
+   * product described exactly like it, and the retired products. */
   excluded: Map<number, Set<number>>;
 }
 
@@ -119,6 +122,7 @@ export function temporalSplit(data: EvalData, cut: Date, end: Date, trendDays: n
     if (same) same.push(i);
     else byDescription.set(description, [i]);
   });
+  const retired = matrix.productIds.flatMap((id, i) => (data.retired.has(id) ? [i] : []));
   const users: number[] = [];
   const rows = new Map<number, number>();
   const targets = new Map<number, Set<string>>();
@@ -131,7 +135,7 @@ export function temporalSplit(data: EvalData, cut: Date, end: Date, trendDays: n
     users.push(customerId);
     rows.set(customerId, row);
     targets.set(customerId, new Set(fresh));
-    const never = new Set<number>(items);
+    const never = new Set<number>([...items, ...retired]);
     for (const i of items) {
       const description = data.descriptions.get(matrix.productIds[i]!);
       for (const same of (description && byDescription.get(description)) || []) never.add(same);
@@ -147,7 +151,11 @@ interface ScoreTable {
   data: Float32Array;
 }
 
-/** The seed's method: cosine between each product's description vector and the user's normalised mean. */
+/**
+ * The description model's scores: cosine between each product's description vector and the normalised mean
+ * of the description vectors of what the user bought (the vectors are L2-normalised); -Infinity for a
+ * product without a vector, or every product when none of the user's purchases has one.
+ */
 function descriptionScores(split: Split, data: EvalData): ScoreTable {
   const { matrix } = split;
   const n = matrix.productIds.length;
@@ -201,74 +209,143 @@ function copurchaseScores(split: Split, factors: CopurchaseFactors): ScoreTable 
   return { cols: n, data: out };
 }
 
-/** Lists from a per-user score function. */
+/** A list: the products best first, with their scores. */
+interface Ranked {
+  products: string[];
+  scores: number[];
+}
+
+/** Lists from a per-user score function (-Infinity: not a candidate), what the user bought excluded. */
 function listsOf(
   split: Split,
   k: number,
   score: (u: number, out: Float64Array) => void,
-): Map<number, string[]> {
+): Map<number, Ranked> {
   const n = split.matrix.productIds.length;
   const scores = new Float64Array(n);
   const mask = new Uint8Array(n);
-  const lists = new Map<number, string[]>();
+  const lists = new Map<number, Ranked>();
   split.users.forEach((customerId, u) => {
     score(u, scores);
     const excluded = split.excluded.get(customerId)!;
     for (const i of excluded) mask[i] = 1;
-    lists.set(
-      customerId,
-      topK(scores, k, mask).map((i) => split.matrix.productIds[i]!),
-    );
+    const best = topK(scores, k, mask);
+    lists.set(customerId, {
+      products: best.map((i) => split.matrix.productIds[i]!),
+      scores: best.map((i) => scores[i]!),
+    });
     for (const i of excluded) mask[i] = 0;
   });
   return lists;
 }
 
-interface Scorers {
+/** The products of each list (what the metrics read). */
+function productsOf(lists: ReadonlyMap<number, Ranked>): Map<number, string[]> {
+  return new Map([...lists].map(([user, list]) => [user, list.products]));
+}
+
+/** A model as the evaluation ranks it: its kind, the weights of its parts and its cold-start threshold. */
+export type EvaluatedModel =
+  | { kind: 'description' }
+  | { kind: 'copurchase'; trendWeight: number; minPurchases: number }
+  | { kind: 'hybrid'; descriptionWeight: number; trendWeight: number; minPurchases: number };
+
+/** One user's list as the evaluation ranks it. */
+export interface OfflineList extends Ranked {
+  /** Their training purchases with a vector in the model: what the cold-start rule counts. */
+  withVectors: number;
+  /** The description model's list answers instead of the model's (descriptionStandsIn). */
+  standIn: boolean;
+}
+
+/**
+ * What the lists of one split are ranked from: the description and co-purchase scores of every evaluated user
+ * against the split's catalog, the trend, and how many of each user's purchases have a vector in each model.
+ */
+export interface Scorers {
   description: ScoreTable;
   copurchase: ScoreTable;
   trend: Float64Array;
-  /** Per evaluated user: how many of their purchases the co-purchase model knows. */
-  known: number[];
+  /** Per evaluated user and model: their training purchases with a vector in it (counted as serving does). */
+  withVectors: Record<EvaluatedModel['kind'], Int32Array>;
 }
 
-function combined(
-  split: Split,
-  s: Scorers,
-  k: number,
-  weights: { description: number; trend: number; minPurchases: number; copurchase: boolean },
-): Map<number, string[]> {
-  const n = s.description.cols;
-  return listsOf(split, k, (u, out) => {
-    const cold = s.known[u]! < weights.minPurchases;
-    for (let i = 0; i < n; i++) {
-      const d = s.description.data[u * n + i]!;
-      if (cold || !weights.copurchase) out[i] = d;
-      else
-        out[i] =
-          s.copurchase.data[u * n + i]! +
-          weights.trend * s.trend[i]! +
-          (weights.description === 0 || d === -Infinity ? 0 : weights.description * d);
-    }
-  });
-}
-
-function scorers(
+/**
+ * The scorers of `split` for a co-purchase model trained on its matrix. A product has a vector in the
+ * description model when it has a description vector; in the co-purchase model when the training saw it; in
+ * the hybrid when either holds (the trainer stores the union).
+ */
+export function scorers(
   split: Split,
   data: EvalData,
   factors: CopurchaseFactors,
   description?: ScoreTable,
 ): Scorers {
+  const trained = new Set(factors.productIds);
+  const count = (has: (productId: string) => boolean): Int32Array =>
+    Int32Array.from(split.users, (customerId) => {
+      let n = 0;
+      for (const i of split.matrix.userItems[split.rows.get(customerId)!]!) {
+        if (has(split.matrix.productIds[i]!)) n++;
+      }
+      return n;
+    });
   return {
     description: description ?? descriptionScores(split, data),
     copurchase: copurchaseScores(split, factors),
     trend: factors.trend,
-    known: split.users.map((id) => split.matrix.userItems[split.rows.get(id)!]!.length),
+    withVectors: {
+      description: count((id) => data.vectors.has(id)),
+      copurchase: count((id) => trained.has(id)),
+      hybrid: count((id) => trained.has(id) || data.vectors.has(id)),
+    },
   };
 }
 
+/**
+ * Every evaluated user's top `k` in `model`, computed as the ranking query serves it
+ * (ranking/ranking.repository.ts) from the same training purchases, over the split's catalog (the products
+ * bought before the cut):
+ * - description: cosine against the normalised mean of the bought products' description vectors;
+ * - co-purchase: (sum of the bought products' input vectors) . output_i + trendWeight * trend_i;
+ * - hybrid: that, plus descriptionWeight * the description model's cosine (0 for a product without a
+ *   description vector);
+ * what the user bought and every product described like it excluded; and for a co-purchase or hybrid model,
+ * the description model's list instead when descriptionStandsIn (the serving path's cold-start rule).
+ */
+export function rankOffline(
+  split: Split,
+  s: Scorers,
+  k: number,
+  model: EvaluatedModel,
+): Map<number, OfflineList> {
+  const n = s.description.cols;
+  const withVectors = s.withVectors[model.kind];
+  const standIn = split.users.map(
+    (_customerId, u) =>
+      model.kind !== 'description' && descriptionStandsIn(withVectors[u]!, model.minPurchases),
+  );
+  const lists = listsOf(split, k, (u, out) => {
+    for (let i = 0; i < n; i++) {
+      const d = s.description.data[u * n + i]!;
+      if (model.kind === 'description' || standIn[u]) out[i] = d;
+      else
+        out[i] =
+          s.copurchase.data[u * n + i]! +
+          model.trendWeight * s.trend[i]! +
+          (model.kind === 'copurchase' || d === -Infinity ? 0 : model.descriptionWeight * d);
+    }
+  });
+  return new Map(
+    split.users.map((customerId, u) => [
+      customerId,
+      { ...lists.get(customerId)!, withVectors: withVectors[u]!, standIn: standIn[u]! },
+    ]),
+  );
+}
+
 /** Best-sellers: products bought by the most customers before the cut. */
-function bestSellers(split: Split, k: number): Map<number, string[]> {
+function bestSellers(split: Split, k: number): Map<number, Ranked> {
   const popularity = new Float64Array(split.matrix.productIds.length);
   for (const items of split.matrix.userItems) for (const i of items) popularity[i]! += 1;
   return listsOf(split, k, (_u, out) => out.set(popularity));
@@ -280,8 +357,9 @@ export class EvaluationInputError extends Error {}
 /**
  * The offline evaluation: hyperparameters are chosen on a validation split of the training period (train
  * before cut - (end - cut), validate on the window up to the cut, same length as the test window; the best
- * NDCG@K wins; lambda by the hybrid's, since one factorisation serves both models), then every model is trained on all the lines before the cut with those choices and measured
- * on what the users bought new after it.
+ * NDCG@K wins; lambda by the hybrid's, since one factorisation serves both models), then every model is
+ * trained on all the lines before the cut with those choices and measured on what the users bought new after
+ * it. Every list is ranked as the service serves it (rankOffline), cold-start rule included.
  */
 export function evaluate(data: EvalData, options: EvaluationOptions): EvaluationReport {
   const log = options.progress ?? (() => {});
@@ -321,15 +399,21 @@ export function evaluate(data: EvalData, options: EvaluationOptions): Evaluation
     const s = scorers(validation, data, factors, validationDescription);
     const copurchase = { trendWeight: 0, minPurchases: 1, ndcg: -1 };
     const hybrid = { descriptionWeight: 0, trendWeight: 0, minPurchases: 1, ndcg: -1 };
-    for (const trend of GRID.trendWeights) {
+    const ndcgOf = (model: EvaluatedModel): number =>
+      rankingMetrics(
+        productsOf(rankOffline(validation, s, k, model)),
+        validation.targets,
+        k,
+        validation.matrix.productIds.length,
+      ).ndcg;
+    for (const trendWeight of GRID.trendWeights) {
       for (const minPurchases of GRID.minPurchases) {
-        for (const description of GRID.descriptionWeights) {
-          const lists = combined(validation, s, k, { description, trend, minPurchases, copurchase: true });
-          const { ndcg } = rankingMetrics(lists, validation.targets, k, validation.matrix.productIds.length);
-          if (description === 0 && ndcg > copurchase.ndcg)
-            Object.assign(copurchase, { trendWeight: trend, minPurchases, ndcg });
+        const ndcg = ndcgOf({ kind: 'copurchase', trendWeight, minPurchases });
+        if (ndcg > copurchase.ndcg) Object.assign(copurchase, { trendWeight, minPurchases, ndcg });
+        for (const descriptionWeight of GRID.descriptionWeights) {
+          const ndcg = ndcgOf({ kind: 'hybrid', descriptionWeight, trendWeight, minPurchases });
           if (ndcg > hybrid.ndcg)
-            Object.assign(hybrid, { descriptionWeight: description, trendWeight: trend, minPurchases, ndcg });
+            Object.assign(hybrid, { descriptionWeight, trendWeight, minPurchases, ndcg });
         }
       }
     }
@@ -357,48 +441,45 @@ export function evaluate(data: EvalData, options: EvaluationOptions): Evaluation
   const n = test.matrix.productIds.length;
   const measure = (
     model: string,
-    lists: Map<number, string[]>,
+    lists: ReadonlyMap<number, Ranked>,
     params?: Record<string, number>,
   ): ModelResult => ({
     model,
-    ...rankingMetrics(lists, test.targets, k, n),
+    ...rankingMetrics(productsOf(lists), test.targets, k, n),
     ...(params ? { params } : {}),
   });
+  const { copurchase, hybrid } = tuning;
   const models = [
     measure('best-sellers', bestSellers(test, k)),
-    measure(
-      `description (${data.descriptionModel})`,
-      combined(test, s, k, { description: 1, trend: 0, minPurchases: 0, copurchase: false }),
-    ),
+    measure(`description (${data.descriptionModel})`, rankOffline(test, s, k, { kind: 'description' })),
     measure(
       'copurchase',
-      combined(test, s, k, {
-        description: 0,
-        trend: tuning.copurchase.trendWeight,
-        minPurchases: tuning.copurchase.minPurchases,
-        copurchase: true,
+      rankOffline(test, s, k, {
+        kind: 'copurchase',
+        trendWeight: copurchase.trendWeight,
+        minPurchases: copurchase.minPurchases,
       }),
       {
         lambda: tuning.lambda,
         rank: factors.rank,
-        trend_weight: tuning.copurchase.trendWeight,
-        min_purchases: tuning.copurchase.minPurchases,
+        trend_weight: copurchase.trendWeight,
+        min_purchases: copurchase.minPurchases,
       },
     ),
     measure(
       'hybrid',
-      combined(test, s, k, {
-        description: tuning.hybrid.descriptionWeight,
-        trend: tuning.hybrid.trendWeight,
-        minPurchases: tuning.hybrid.minPurchases,
-        copurchase: true,
+      rankOffline(test, s, k, {
+        kind: 'hybrid',
+        descriptionWeight: hybrid.descriptionWeight,
+        trendWeight: hybrid.trendWeight,
+        minPurchases: hybrid.minPurchases,
       }),
       {
         lambda: tuning.lambda,
         rank: factors.rank,
-        description_weight: tuning.hybrid.descriptionWeight,
-        trend_weight: tuning.hybrid.trendWeight,
-        min_purchases: tuning.hybrid.minPurchases,
+        description_weight: hybrid.descriptionWeight,
+        trend_weight: hybrid.trendWeight,
+        min_purchases: hybrid.minPurchases,
       },
     ),
   ];

@@ -9,6 +9,7 @@ import {
 import type { RankedProduct } from '@retail/contracts';
 import { APP_CONFIG } from '@retail/common/nest';
 import { badRequest, notFound } from '../errors.js';
+import { descriptionStandsIn } from '../ranking/cold-start.js';
 import { KeptListsService } from '../ranking/kept-lists.service.js';
 import { RankingRepository } from '../ranking/ranking.repository.js';
 import { RecommendationEventsPublisher } from './recommendation-events.publisher.js';
@@ -64,7 +65,7 @@ export class RecommendationsService {
           '`npm run train`): these picks come from product descriptions only',
       );
     }
-    if (list.withVectors < this.minPurchases) {
+    if (descriptionStandsIn(list.withVectors, this.minPurchases)) {
       return this.answer(
         userId,
         served.descriptionModel,
