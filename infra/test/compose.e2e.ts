@@ -591,6 +591,21 @@ async function main(): Promise<void> {
   check(replicas.length === 2, `expected 2 recommendation replicas, found ${replicas.length}`);
   const servedModel = (await get(`${web}/api/users/${someone.user_id}/recommendations?top_n=1`)).body
     .model as string;
+  const currentLists = async () =>
+    Number(
+      await psql(
+        `SELECT count(*) FROM customers c JOIN user_recommendations r ON r.customer_id = c.customer_id
+          AND r.model = '${servedModel}' AND r.customer_version = c.version
+          AND r.model_version = (SELECT version FROM model_versions WHERE model = '${servedModel}')`,
+      ),
+    );
+  // The refresh of the model's first lists (it was trained in the background) ends before the change.
+  await waitFor(
+    'every list of the served model computed',
+    async () => ((await currentLists()) === customers ? true : undefined),
+    600_000,
+    500,
+  );
   const listsBefore = await Promise.all(
     replicas.map((c) =>
       containerMetric(c.id, 9102, 'retail_recommendation_lists_computed_total', { reason: 'model' }),
@@ -604,14 +619,7 @@ async function main(): Promise<void> {
   );
   const refreshMs = await waitFor(
     'every list refreshed after the change',
-    async () =>
-      (await psql(
-        `SELECT count(*) FROM customers c JOIN user_recommendations r ON r.customer_id = c.customer_id
-          AND r.model = '${servedModel}' AND r.customer_version = c.version
-          AND r.model_version = (SELECT version FROM model_versions WHERE model = '${servedModel}')`,
-      )) === String(customers)
-        ? performance.now() - t0
-        : undefined,
+    async () => ((await currentLists()) === customers ? performance.now() - t0 : undefined),
     300_000,
     200,
   );

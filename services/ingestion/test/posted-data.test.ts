@@ -69,9 +69,10 @@ async function record(lines: PostedLine[]): Promise<number> {
       const outcome = cleanPostedLine(line, index);
       if (outcome.kind !== 'kept') continue;
       const l = outcome.line;
-      await client.query('INSERT INTO posted_invoices (invoice_no) VALUES ($1) ON CONFLICT DO NOTHING', [
-        l.invoiceNo,
-      ]);
+      await client.query(
+        'INSERT INTO posted_invoices (invoice_no, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [l.invoiceNo, l.customerId],
+      );
       await client.query(
         `INSERT INTO posted_lines (invoice_no, product_id, description, quantity, invoice_date, unit_price,
                                    customer_id, country)

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { HealthMessagesController } from './health/health-messages.controller.js';
+import { PurchasesRepository } from './purchases/purchases.repository.js';
+import { PurchasesService } from './purchases/purchases.service.js';
 import { KeptListsService } from './ranking/kept-lists.service.js';
 import { RankingRepository } from './ranking/ranking.repository.js';
 import { RecommendationEventsPublisher } from './recommendations/recommendation-events.publisher.js';
@@ -26,6 +28,8 @@ import { RpcMetricsInterceptor } from './rpc-metrics.interceptor.js';
     UsersService,
     RankingRepository,
     KeptListsService,
+    PurchasesRepository,
+    PurchasesService,
     ModelTrainingService,
     RecommendationsService,
     RecommendationEventsPublisher,

@@ -163,6 +163,8 @@ describe('kept lists', () => {
     });
     try {
       await events.waitUntilReady();
+      // A pass that knows the customers as they are (the one at the start may not have run yet).
+      await app.get(RefreshPlanner).plan();
       await queue.pause();
       await db.query('UPDATE product_embeddings SET embedding = embedding WHERE model = $1', [
         LOCAL_EMBEDDING_MODEL,
@@ -182,6 +184,7 @@ describe('kept lists', () => {
       expect(order[0]).toMatch(new RegExp(`^customer-${customer}-`));
       await eventually(async () => (await currentLists(LOCAL_EMBEDDING_MODEL)) === CUSTOMERS.length);
     } finally {
+      await queue.resume();
       await events.close();
       await queue.close();
     }

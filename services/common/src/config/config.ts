@@ -105,7 +105,14 @@ export interface AppConfig {
     refreshConcurrency: number;
   };
   /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-models.ts. */
-  recommender: { model: RecommenderKind; minPurchases: number };
+  recommender: {
+    model: RecommenderKind;
+    minPurchases: number;
+    /** The models learned from purchases retrain once this many lines were posted since their training... */
+    retrainAfterLines: number;
+    /** ...or this long after it (when purchases changed at all); a new ingestion retrains them at once. */
+    retrainAfterSeconds: number;
+  };
   /**
    * How long a worker's claim on a job lasts without renewal: after a crash, its jobs go back to the
    * queue within about this time.
@@ -228,6 +235,8 @@ const envSchema = z.object({
     z.enum(['description', 'copurchase', 'hybrid']).default('hybrid'),
   ),
   RECOMMENDER_MIN_PURCHASES: int(1, 10_000, DEFAULT_RECOMMENDER_MIN_PURCHASES),
+  RECOMMENDER_RETRAIN_AFTER_LINES: int(1, 100_000_000, 50_000),
+  RECOMMENDER_RETRAIN_AFTER_SECONDS: int(1, 30 * 24 * 3600, 3600),
 });
 
 type Env = Record<string, string | undefined>;
@@ -324,7 +333,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       refreshIntervalMs: e.RECOMMENDATION_REFRESH_INTERVAL_MS,
       refreshConcurrency: e.RECOMMENDATION_REFRESH_CONCURRENCY,
     },
-    recommender: { model: e.RECOMMENDER_MODEL, minPurchases: e.RECOMMENDER_MIN_PURCHASES },
+    recommender: {
+      model: e.RECOMMENDER_MODEL,
+      minPurchases: e.RECOMMENDER_MIN_PURCHASES,
+      retrainAfterLines: e.RECOMMENDER_RETRAIN_AFTER_LINES,
+      retrainAfterSeconds: e.RECOMMENDER_RETRAIN_AFTER_SECONDS,
+    },
   };
 }
 

@@ -115,6 +115,22 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  /** Purchase lines posted through the API, by outcome (accepted, duplicate, dropped). */
+  readonly purchaseLines = new Counter({
+    name: 'retail_purchase_lines_total',
+    help: 'Purchase lines posted through the API, by outcome (accepted, duplicate: of an invoice already recorded, dropped: by the cleaning rules)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** From a posted invoice's commit to its customer's list computed with it. */
+  readonly purchaseLag = new Histogram({
+    name: 'retail_purchase_to_list_seconds',
+    help: "Seconds from a posted invoice's commit to its customer's recommendations computed with it",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });

@@ -3,6 +3,8 @@ import { sha256Hex } from '../util/hash.js';
 
 /**
  * A job of the `recommendation-refresh` queue: kept lists to compute again.
+ * - `purchases`: a customer's posted invoices, committed by the write API, to apply to their purchases
+ *   (user_items, customers), then their lists. Queued without a priority, like `customer`.
  * - `customer`: one customer's lists (the served model's, and the description model's when it stands in),
  *   because their purchases changed. Queued without a priority: BullMQ takes these before any slice.
  * - `slice`: the lists of a model in one slice of customers (customer_id / REFRESH_SLICE_WIDTH), because the
@@ -12,6 +14,7 @@ import { sha256Hex } from '../util/hash.js';
  *   description model's lists, kept for the customers it stands in for).
  */
 export type RefreshJobData =
+  | { kind: 'purchases'; customer_id: number }
   | { kind: 'customer'; customer_id: number; version: number }
   | {
       kind: 'slice';
@@ -33,10 +36,19 @@ export interface RefreshJobResult {
 /** Customer ids per slice: ids are dense (5 digits here), so a slice holds some 50 customers. */
 export const REFRESH_SLICE_WIDTH = 64;
 
+export const REFRESH_PURCHASES_JOB = 'apply-purchases';
 export const REFRESH_CUSTOMER_JOB = 'customer-lists';
 export const REFRESH_SLICE_JOB = 'model-lists';
 /** Slices wait behind customers' own jobs (BullMQ: jobs without a priority go first). */
 export const REFRESH_SLICE_PRIORITY = 10;
+
+/**
+ * A customer's purchases posted in one batch (named by its first invoice), or found unapplied by the planner
+ * (`late-<minute>`): one job each; applying finds what is pending, so a job that finds nothing does nothing.
+ */
+export function refreshPurchasesJobId(customerId: number, batch: string): string {
+  return `purchases-${customerId}-${sha256Hex(batch).slice(0, 16)}`;
+}
 
 /** The same customer at the same version: one job, whoever queues it. */
 export function refreshCustomerJobId(customerId: number, version: number): string {

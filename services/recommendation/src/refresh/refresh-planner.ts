@@ -10,13 +10,17 @@ import {
   type RefreshJobData,
 } from '@retail/common';
 import { APP_CONFIG } from '@retail/common/nest';
+import { PurchasesRepository } from '../purchases/purchases.repository.js';
 import { KeptListsService } from '../ranking/kept-lists.service.js';
 import { RankingRepository } from '../ranking/ranking.repository.js';
 import { ModelTrainingService } from '../training/model-training.service.js';
-import { queueRefresh, type PlannedSlice, type RefreshQueue } from './refresh-queue.js';
+import { queuePurchases, queueRefresh, type PlannedSlice, type RefreshQueue } from './refresh-queue.js';
+import { RefreshWorker } from './refresh.worker.js';
 
 /** How long a pass may wait for Redis before it is given up (the next pass tries again). */
 const QUEUE_DEADLINE_MS = 5_000;
+/** Posted invoices still unapplied this long after their commit lost their job (Redis was away): queued again. */
+const LATE_PURCHASES_MS = 10_000;
 
 /**
  * Plans the refresh of the kept lists, in every recommendation process (what one plans, the others find
@@ -25,8 +29,10 @@ const QUEUE_DEADLINE_MS = 5_000;
  * - a model whose version moved (new vectors, a retraining, a catalog change) gets one job per slice of
  *   customers with a list to compute (slices wait behind customers' own jobs);
  * - customers stamped since the last pass (their purchases changed, or they are new) get one job each,
- *   taken first;
- * - the models learned from purchases are queued for training when the purchases changed.
+ *   taken first; so do customers whose posted invoices are still unapplied well after their commit (their job
+ *   was lost: Redis was away when the write API committed them);
+ * - the models learned from purchases are queued for training when enough purchases came in, and the hybrid
+ *   follows the description vectors written since its training.
  * The jobs are taken by RefreshWorker, in any process, RECOMMENDATION_REFRESH_CONCURRENCY at a time in all.
  */
 @Injectable()
@@ -49,7 +55,9 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly lists: KeptListsService,
     private readonly repository: RankingRepository,
+    private readonly purchases: PurchasesRepository,
     private readonly trainer: ModelTrainingService,
+    private readonly worker: RefreshWorker,
   ) {
     this.intervalMs = config.recommendation.refreshIntervalMs;
     this.concurrency = config.recommendation.refreshConcurrency;
@@ -74,7 +82,7 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /** One planning pass (also what tests and benchmarks call to plan at once). */
-  async plan(): Promise<{ slices: number; customers: number }> {
+  async plan(): Promise<{ slices: number; customers: number; late: number }> {
     const queue = this.queue!;
     const served = this.lists.served;
     const models = served.kind === 'description' ? [served.name] : [served.name, served.descriptionModel];
@@ -104,7 +112,15 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
     }
     const customers =
       this.watermark === undefined ? [] : await this.repository.changedCustomers(primary, this.watermark);
-    await withDeadline(queueRefresh(queue, customers, slices, clock), QUEUE_DEADLINE_MS, 'Redis');
+    const late = await this.purchases.pendingCustomers(LATE_PURCHASES_MS);
+    await withDeadline(
+      Promise.all([
+        queueRefresh(queue, customers, slices, clock),
+        queuePurchases(queue, late, `late-${Math.floor(Date.now() / 60_000)}`),
+      ]),
+      QUEUE_DEADLINE_MS,
+      'Redis',
+    );
     this.outage.ok();
     for (const [model, version] of planned) this.planned.set(model, version);
     this.watermark = clock;
@@ -114,7 +130,12 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
           (customers.length > 0 ? ` and ${customers.length} customers' lists` : ''),
       );
     }
-    return { slices: slices.length, customers: customers.length };
+    if (late.length > 0) {
+      this.logger.log(
+        `queued the unapplied purchases of ${late.length} customers again (their job was lost while Redis was away)`,
+      );
+    }
+    return { slices: slices.length, customers: customers.length, late: late.length };
   }
 
   private schedule(delay: number): void {
@@ -134,15 +155,18 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
         await withDeadline(this.queue!.setGlobalConcurrency(this.concurrency), QUEUE_DEADLINE_MS, 'Redis');
         this.concurrencySet = true;
       }
+      this.worker.balance(await withDeadline(this.queue!.getWorkersCount(), QUEUE_DEADLINE_MS, 'Redis'));
       await this.plan();
     } catch (error) {
       this.warn('planning the refresh', error);
     }
     if (!this.trainer.enabled) return;
     try {
+      const followed = await this.trainer.followDescriptions();
+      if (followed > 0) this.logger.log(`the hybrid follows ${followed} new description vectors`);
       await this.trainer.queueIfStale();
     } catch (error) {
-      this.warn('queueing the training', error);
+      this.warn('keeping the models trained', error);
     }
   }
 

@@ -1,10 +1,12 @@
 import type { Queue } from 'bullmq';
 import {
   REFRESH_CUSTOMER_JOB,
+  REFRESH_PURCHASES_JOB,
   REFRESH_SLICE_JOB,
   REFRESH_SLICE_PRIORITY,
   refreshCustomerJobId,
   refreshJobOptions,
+  refreshPurchasesJobId,
   refreshSliceJobId,
   type RefreshJobData,
   type RefreshJobResult,
@@ -45,4 +47,20 @@ export async function queueRefresh(
       },
     })),
   ]);
+}
+
+/** Queues the application of customers' posted invoices (`batch` names the post, see refreshPurchasesJobId). */
+export async function queuePurchases(
+  queue: RefreshQueue,
+  customers: readonly number[],
+  batch: string,
+): Promise<void> {
+  if (customers.length === 0) return;
+  await queue.addBulk(
+    customers.map((customerId) => ({
+      name: REFRESH_PURCHASES_JOB,
+      data: { kind: 'purchases' as const, customer_id: customerId },
+      opts: { ...refreshJobOptions(), jobId: refreshPurchasesJobId(customerId, batch) },
+    })),
+  );
 }

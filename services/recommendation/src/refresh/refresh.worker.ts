@@ -12,6 +12,8 @@ import {
   type ServiceMetrics,
 } from '@retail/common';
 import { APP_CONFIG, METRICS } from '@retail/common/nest';
+import { PurchasesService } from '../purchases/purchases.service.js';
+import { descriptionStandsIn } from '../ranking/cold-start.js';
 import { KeptListsService } from '../ranking/kept-lists.service.js';
 import { RankingRepository } from '../ranking/ranking.repository.js';
 
@@ -19,6 +21,8 @@ import { RankingRepository } from '../ranking/ranking.repository.js';
  * Takes the jobs of the `recommendation-refresh` queue (RefreshPlanner, and the write path for customers'
  * purchases), in every recommendation process; BullMQ's global concurrency bounds the lists computed at once
  * across the processes (RECOMMENDATION_REFRESH_CONCURRENCY), so that answers keep their latency.
+ * - a purchases job applies the customer's posted invoices to their purchases, then computes their lists, and
+ *   records how long after the commit that was (retail_purchase_to_list_seconds);
  * - a customer's job computes their list in the served model, and in the description model when it stands in
  *   for them (or a list of it is kept);
  * - a slice job computes the lists of its slice that are out of date or missing; planned for a model version
@@ -37,8 +41,21 @@ export class RefreshWorker implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(METRICS) private readonly metrics: ServiceMetrics,
     private readonly lists: KeptListsService,
     private readonly repository: RankingRepository,
+    private readonly purchases: PurchasesService,
   ) {
     this.minPurchases = config.recommender.minPurchases;
+  }
+
+  /**
+   * Shares the global concurrency among the processes: each takes at most its part of it (BullMQ's global
+   * concurrency only caps the total; a process finishing a job would otherwise always take the next one
+   * first, and the others would wait). Called by the planner on every pass with the workers it sees.
+   */
+  balance(workers: number): void {
+    if (!this.worker) return;
+    const total = this.config.recommendation.refreshConcurrency;
+    const share = Math.max(1, Math.floor(total / Math.max(1, workers)));
+    if (this.worker.concurrency !== share) this.worker.concurrency = share;
   }
 
   onApplicationBootstrap(): void {
@@ -65,6 +82,15 @@ export class RefreshWorker implements OnApplicationBootstrap, OnApplicationShutd
     signal?: AbortSignal,
   ): Promise<RefreshJobResult> {
     const data = job.data;
+    if (data.kind === 'purchases') {
+      const applied = await this.purchases.apply(data.customer_id);
+      if (applied.invoices === 0) return { computed: 0 };
+      const computed = await this.refreshCustomer(data.customer_id);
+      if (applied.oldestRecordedAt) {
+        this.metrics.purchaseLag.observe((Date.now() - applied.oldestRecordedAt.getTime()) / 1000);
+      }
+      return { computed };
+    }
     if (data.kind === 'customer') return { computed: await this.refreshCustomer(data.customer_id) };
     const now = (await this.repository.modelVersions([data.model])).get(data.model)!;
     if (now.version > data.version) return { computed: 0, superseded: true };
@@ -93,7 +119,8 @@ export class RefreshWorker implements OnApplicationBootstrap, OnApplicationShutd
       const list = trained ? await this.lists.compute(customerId, served.name, 'customer') : undefined;
       if (list) computed++;
       const description = await this.repository.customerState(customerId, served.descriptionModel);
-      standsIn = !list || list.withVectors < this.minPurchases || (description?.hasList ?? false);
+      standsIn =
+        !list || descriptionStandsIn(list.withVectors, this.minPurchases) || (description?.hasList ?? false);
     }
     if (standsIn && (await this.lists.compute(customerId, served.descriptionModel, 'customer'))) computed++;
     return computed;

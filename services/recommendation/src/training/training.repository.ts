@@ -49,6 +49,55 @@ export class TrainingRepository {
     return new Map(rows.map((row) => [row.model, row.trained_from]));
   }
 
+  /**
+   * What happened since `model` was trained: purchase lines posted since, whether a file was ingested since,
+   * and the seconds since (undefined: never trained).
+   */
+  async sinceTraining(
+    model: string,
+  ): Promise<{ lines: number; ingested: boolean; seconds: number } | undefined> {
+    const { rows } = await this.db.query<{ lines: number; ingested: boolean; seconds: number }>(
+      `SELECT (SELECT count(*)::int FROM posted_lines l WHERE l.recorded_at > m.trained_at) AS lines,
+              EXISTS (SELECT 1 FROM ingestion_runs r WHERE r.finished_at > m.trained_at) AS ingested,
+              extract(epoch FROM now() - m.trained_at)::float8 AS seconds
+         FROM recommender_models m WHERE m.model = $1`,
+      [model],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Between two trainings the hybrid follows its description model: a product whose description vector was
+   * written after the training (a new product, a new description) gets the hybrid's description part from it
+   * (weighted as the training weights it), its co-purchase part kept (zero for a product the training never
+   * saw). Returns the products updated.
+   */
+  async followDescriptions(hybrid: string, descriptionModel: string): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `WITH m AS (
+         SELECT model, dimensions, (params->>'description_dimensions')::int AS d,
+                array_fill((params->>'descriptionWeight')::float4, ARRAY[(params->>'description_dimensions')::int])::vector AS w,
+                trained_at
+           FROM recommender_models WHERE model = $1 AND (params->>'description_dimensions')::int > 0
+       ), changed AS (
+         SELECT e.product_id, e.embedding * m.w AS part
+           FROM m JOIN product_embeddings e ON e.model = $2 AND e.created_at > m.trained_at
+           JOIN products p ON p.product_id = e.product_id AND p.is_merchandise
+       )
+       INSERT INTO product_factors AS t (model, product_id, item_vector, input_vector)
+       SELECT m.model, c.product_id,
+              c.part || coalesce(subvector(f.item_vector, m.d + 1, m.dimensions - m.d),
+                                 array_fill(0::float4, ARRAY[m.dimensions - m.d])::vector),
+              coalesce(f.input_vector, array_fill(0::float4, ARRAY[m.dimensions - m.d - 1])::vector)
+         FROM m CROSS JOIN changed c
+         LEFT JOIN product_factors f ON f.model = m.model AND f.product_id = c.product_id
+        WHERE f.product_id IS NULL OR subvector(f.item_vector, 1, m.d) <> c.part
+       ON CONFLICT (model, product_id) DO UPDATE SET item_vector = excluded.item_vector`,
+      [hybrid, descriptionModel],
+    );
+    return rowCount ?? 0;
+  }
+
   /** Every (customer, merchandise product) bought, with the last time it was bought. */
   async purchases(): Promise<PurchaseRecord[]> {
     const reader = await this.withClient((client) =>

@@ -1,0 +1,157 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import {
+  OutageLog,
+  QueueNames,
+  createQueue,
+  enqueueMissingEmbeddings,
+  withDeadline,
+  type AppConfig,
+  type Database,
+  type EmbeddingJobData,
+  type ServiceMetrics,
+} from '@retail/common';
+import {
+  cleanPostedLine,
+  isMerchandise,
+  summariseCustomer,
+  type CleanLine,
+  type PostedLine,
+} from '@retail/ingestion/cleaning';
+import { APP_CONFIG, DATABASE, METRICS } from '@retail/common/nest';
+import { badRequest } from '../errors.js';
+import { queuePurchases, type RefreshQueue } from '../refresh/refresh-queue.js';
+import { PurchasesRepository, type AppliedPurchases, type PostedProduct } from './purchases.repository.js';
+
+/** The answer to a batch: lines recorded, lines of invoices already recorded, lines the cleaning rules dropped. */
+export interface PurchasesAccepted {
+  accepted: number;
+  duplicates: number;
+  dropped: { index: number; reason: string }[];
+}
+
+/** How long queueing the work that follows a commit may wait for Redis (the lines are committed anyway). */
+const QUEUE_DEADLINE_MS = 2_000;
+/** Malformed lines named in one answer. */
+const MAX_PROBLEMS = 10;
+
+/**
+ * The write path of purchases. A batch is cleaned line by line with the ingestion's own rules (a malformed
+ * line refuses the whole batch, with every reason; a line the rules drop is reported and the rest go on),
+ * and recorded in one transaction, idempotent by invoice (PurchasesRepository.record): the 202 means the lines
+ * are committed. What follows is queued after the commit, as `recommendation-refresh` jobs: each customer's
+ * invoices applied to their purchases and their list computed again (first, ahead of any model's refresh),
+ * and embedding jobs for products new to the catalog. With Redis away the lines are accepted all the same:
+ * the invoices stay marked unapplied, and the refresh planner queues them once Redis is back.
+ */
+@Injectable()
+export class PurchasesService implements OnApplicationShutdown {
+  private readonly logger = new Logger(PurchasesService.name);
+  private readonly outage = new OutageLog(
+    'Redis (the work after a purchase is queued when it is back)',
+    this.logger,
+  );
+  private readonly refresh: RefreshQueue;
+  private readonly embeddings: Queue<EmbeddingJobData>;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(DATABASE) private readonly db: Database,
+    @Inject(METRICS) private readonly metrics: ServiceMetrics,
+    private readonly repository: PurchasesRepository,
+  ) {
+    this.refresh = createQueue(QueueNames.RecommendationRefresh, config, this.outage) as RefreshQueue;
+    this.embeddings = createQueue<EmbeddingJobData>(QueueNames.Embeddings, config, this.outage);
+  }
+
+  async record(lines: readonly PostedLine[]): Promise<PurchasesAccepted> {
+    const kept: CleanLine[] = [];
+    const dropped: PurchasesAccepted['dropped'] = [];
+    const malformed: string[] = [];
+    lines.forEach((line, index) => {
+      const outcome = cleanPostedLine(line, index);
+      if (outcome.kind === 'kept') kept.push(outcome.line);
+      else if (outcome.kind === 'dropped') dropped.push({ index, reason: outcome.rule });
+      else malformed.push(`lines[${index}]: ${outcome.reason}`);
+    });
+    const customers = new Map<string, number>();
+    for (const line of kept) {
+      const first = customers.get(line.invoiceNo);
+      if (first === undefined) customers.set(line.invoiceNo, line.customerId);
+      else if (first !== line.customerId) {
+        malformed.push(
+          `invoice ${line.invoiceNo} names customers ${first} and ${line.customerId}: an invoice is one customer's`,
+        );
+        customers.set(line.invoiceNo, line.customerId);
+      }
+    }
+    if (malformed.length > 0) {
+      const more = malformed.length > MAX_PROBLEMS ? `; ${malformed.length - MAX_PROBLEMS} more` : '';
+      throw badRequest(`nothing was recorded: ${malformed.slice(0, MAX_PROBLEMS).join('; ')}${more}`);
+    }
+    const recorded = await this.repository.record(kept, latestProducts(kept));
+    const duplicates = recorded.duplicates.reduce((sum, invoice) => sum + invoice.lines, 0);
+    const accepted = recorded.invoices.reduce((sum, invoice) => sum + invoice.lines, 0);
+    this.metrics.purchaseLines.inc({ outcome: 'accepted' }, accepted);
+    this.metrics.purchaseLines.inc({ outcome: 'duplicate' }, duplicates);
+    this.metrics.purchaseLines.inc({ outcome: 'dropped' }, dropped.length);
+    await this.afterCommit(
+      [...new Set(recorded.invoices.map((invoice) => invoice.customerId))],
+      recorded.invoices[0]?.invoiceNo ?? '',
+      recorded.newProducts.length > 0,
+    );
+    return { accepted, duplicates, dropped };
+  }
+
+  /** Applies a customer's posted invoices to their purchases (the refresh worker, then their list). */
+  apply(customerId: number): Promise<AppliedPurchases> {
+    return this.repository.apply(customerId, summariseCustomer);
+  }
+
+  /** Erases a customer's purchases (their lists go with them); false when nothing was known of them. */
+  async erase(customerId: number): Promise<boolean> {
+    const { known } = await this.repository.erase(customerId);
+    return known;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled(
+      [this.refresh, this.embeddings].map((queue) => withDeadline(queue.close(), QUEUE_DEADLINE_MS, 'Redis')),
+    );
+  }
+
+  /** The work after the commit; with Redis away it is left to the planner's catch-up (logged once). */
+  private async afterCommit(customers: number[], batch: string, newProducts: boolean): Promise<void> {
+    if (customers.length === 0 && !newProducts) return;
+    try {
+      await withDeadline(
+        Promise.all([
+          queuePurchases(this.refresh, customers, batch),
+          newProducts ? enqueueMissingEmbeddings(this.db, this.embeddings, this.config) : undefined,
+        ]),
+        QUEUE_DEADLINE_MS,
+        'Redis',
+      );
+      this.outage.ok();
+    } catch (error) {
+      this.outage.failed(error);
+    }
+  }
+}
+
+/** One entry per product of the lines, with the description and price of its latest line. */
+function latestProducts(lines: readonly CleanLine[]): PostedProduct[] {
+  const products = new Map<string, PostedProduct>();
+  for (const line of lines) {
+    const known = products.get(line.productId);
+    if (known && known.pricedAt > line.invoiceDate) continue;
+    products.set(line.productId, {
+      productId: line.productId,
+      description: line.description,
+      isMerchandise: isMerchandise(line.productId, line.description),
+      unitPrice: line.unitPrice,
+      pricedAt: line.invoiceDate,
+    });
+  }
+  return [...products.values()];
+}
