@@ -90,7 +90,8 @@ export async function untilEveryListCurrent(
     if (performance.now() - started > timeoutMs) {
       throw new Error(`the lists of ${model} were not all current after ${timeoutMs} ms`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Not too often: each look is a join over every customer, and the refresh needs the cores.
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
   return performance.now() - started;
 }

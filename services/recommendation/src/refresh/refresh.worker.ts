@@ -104,7 +104,7 @@ export class RefreshWorker implements OnApplicationBootstrap, OnApplicationShutd
     let computed = 0;
     for (const customerId of customers) {
       if (signal?.aborted) throw new Error('the worker is shutting down');
-      if (await this.lists.compute(customerId, data.model, 'model')) computed++;
+      if (await this.lists.compute(customerId, data.model, 'model', 0)) computed++;
     }
     return { computed };
   }
@@ -116,13 +116,14 @@ export class RefreshWorker implements OnApplicationBootstrap, OnApplicationShutd
     let standsIn = served.kind === 'description';
     if (served.kind !== 'description') {
       const trained = (await this.repository.modelVersions([served.name])).get(served.name)!.trained;
-      const list = trained ? await this.lists.compute(customerId, served.name, 'customer') : undefined;
+      const list = trained ? await this.lists.compute(customerId, served.name, 'customer', 0) : undefined;
       if (list) computed++;
       const description = await this.repository.customerState(customerId, served.descriptionModel);
       standsIn =
         !list || descriptionStandsIn(list.withVectors, this.minPurchases) || (description?.hasList ?? false);
     }
-    if (standsIn && (await this.lists.compute(customerId, served.descriptionModel, 'customer'))) computed++;
+    if (standsIn && (await this.lists.compute(customerId, served.descriptionModel, 'customer', 0)))
+      computed++;
     return computed;
   }
 }
