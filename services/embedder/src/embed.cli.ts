@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
 import type { Queue } from 'bullmq';
 import {
   QueueNames,
@@ -12,17 +10,20 @@ import {
   type EmbeddingJobData,
   type EmbeddingJobResult,
 } from '@retail/common';
-import { withCore } from '@retail/common/nest';
 import { createProgressReporter } from '@retail/common/progress';
-import { EmbedderModule } from './embedder.module.js';
 
-const USAGE = `Usage: npm run embed -- [--wait] [--retry-failed]
+const USAGE = `Usage: npm run embed -- [--wait] [--retry-failed] [--after-ingestion]
 
 Queues embedding jobs for the products without a vector in the active model (EMBEDDING_PROVIDER /
 EMBEDDING_MODEL). A product is embedded again only when its description or the model changed.
   --wait           show progress until the jobs are done, then print the totals; when no embedder
                    worker is running, the work is done in this process
-  --retry-failed   first send the jobs that failed for good back to the queue`;
+  --retry-failed   first send the jobs that failed for good back to the queue
+  --after-ingestion  first wait until the data is loaded (start-up scripts: this step can start beside the
+                   ingestion, which commits everything at once, and a start that finds the data does not wait)`;
+
+/** How often --after-ingestion looks whether an ingestion has committed. */
+const INGESTION_POLL_MS = 500;
 
 interface Totals {
   embedded: number;
@@ -73,6 +74,7 @@ runCommand({
   options: {
     wait: { type: 'boolean', default: false },
     'retry-failed': { type: 'boolean', default: false },
+    'after-ingestion': { type: 'boolean', default: false },
   },
   async run(values) {
     const config = loadConfig();
@@ -85,6 +87,16 @@ runCommand({
         const failed = await queue.getJobCountByTypes('failed');
         await queue.retryJobs({ state: 'failed' });
         console.log(`sent ${failed} failed jobs back to the queue`);
+      }
+      if (values['after-ingestion']) {
+        let said = false;
+        const loaded = async () =>
+          (await db.query<{ done: boolean }>('SELECT EXISTS (SELECT 1 FROM products) AS done')).rows[0]!.done;
+        while (!(await loaded())) {
+          if (!said) console.log('waiting for the ingestion to load the data');
+          said = true;
+          await new Promise((resolve) => setTimeout(resolve, INGESTION_POLL_MS));
+        }
       }
       const queued = await enqueueMissingEmbeddings(db, queue, config);
       console.log(
@@ -101,6 +113,13 @@ runCommand({
 
       if ((await queue.getWorkers()).length === 0) {
         console.log('no embedder worker is running: processing the jobs in this process');
+        // Loaded only now: a run with nothing to embed (every later start of the demo) starts a second sooner.
+        await import('reflect-metadata');
+        const [{ NestFactory }, { withCore }, { EmbedderModule }] = await Promise.all([
+          import('@nestjs/core'),
+          import('@retail/common/nest'),
+          import('./embedder.module.js'),
+        ]);
         worker = await NestFactory.createApplicationContext(withCore(EmbedderModule, config), {
           logger: ['error'],
         });

@@ -16,7 +16,7 @@ import {
 import { APP_CONFIG, DATABASE, METRICS } from '@retail/common/nest';
 import { modelsAreStale } from './model-trainer.js';
 import { createTrainingWorker, queueTraining } from './training-queue.js';
-import { TrainingRepository } from './training.repository.js';
+import { NO_PURCHASES, TrainingRepository } from './training.repository.js';
 
 /**
  * Keeps the models learned from purchases trained, when one of them is served: the refresh planner asks
@@ -60,7 +60,7 @@ export class ModelTrainingService implements OnModuleInit, OnApplicationShutdown
   async queueIfStale(): Promise<boolean> {
     if (!this.queue) return false;
     const state = await modelsAreStale(this.db, this.descriptionModel);
-    if (!state) return false;
+    if (!state || state.purchasesDigest === NO_PURCHASES) return false;
     const { retrainAfterLines, retrainAfterSeconds } = this.config.recommender;
     const since = await new TrainingRepository(this.db).sinceTraining(COPURCHASE_MODEL);
     const due =

@@ -2,6 +2,9 @@ import type { Database, DatabaseClient } from '@retail/common';
 import type { PurchaseRecord } from '../models/copurchase.js';
 import { copyIn, copyOut } from './copy-binary.js';
 
+/** The purchases digest of a database without purchases (nothing to train on: no training is queued). */
+export const NO_PURCHASES = 'empty';
+
 /** What the models learned from purchases depend on, now. */
 export interface TrainingState {
   /** Digest of every customer's user-item rows (products, counts, dates). */
@@ -37,7 +40,7 @@ export class TrainingRepository {
               (SELECT version FROM model_versions WHERE model = $1) AS version`,
       [descriptionModel],
     );
-    return { purchasesDigest: rows[0]?.digest ?? 'empty', descriptionVersion: rows[0]?.version ?? 0 };
+    return { purchasesDigest: rows[0]?.digest ?? NO_PURCHASES, descriptionVersion: rows[0]?.version ?? 0 };
   }
 
   /** What each stored model was trained from (model -> trained_from). */
