@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { HealthMessagesController } from './health/health-messages.controller.js';
+import { ProductMessagesController } from './products/product-messages.controller.js';
+import { ProductsRepository } from './products/products.repository.js';
 import { RecommendationEventsPublisher } from './recommendations/recommendation-events.publisher.js';
 import { RecommendationRefresher } from './recommendations/recommendation-refresher.js';
 import { RecommendationMessagesController } from './recommendations/recommendation-messages.controller.js';
@@ -19,10 +21,16 @@ import { RpcMetricsInterceptor } from './rpc-metrics.interceptor.js';
  * training of the models learned from purchases, answered over TCP. Its process runs withCore(it).
  */
 @Module({
-  controllers: [UserMessagesController, RecommendationMessagesController, HealthMessagesController],
+  controllers: [
+    UserMessagesController,
+    RecommendationMessagesController,
+    HealthMessagesController,
+    ProductMessagesController,
+  ],
   providers: [
     UsersRepository,
     UsersService,
+    ProductsRepository,
     RankingInputsRepository,
     RankingStore,
     ListsWriter,
