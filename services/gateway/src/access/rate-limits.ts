@@ -15,9 +15,9 @@ const WINDOW_SECONDS = 60;
  * gateway replica: RATE_LIMIT_READS_PER_MINUTE and RATE_LIMIT_WRITES_PER_MINUTE in fixed one-minute windows.
  * A client past its limit is refused in memory until the window ends, without asking Redis again.
  *
- * Every counted answer carries the limit in the IETF draft's headers (draft-ietf-httpapi-ratelimit-headers,
- * the separate-fields form): `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the
- * window ends) and `RateLimit-Policy` (`6000;w=60`); a refusal is a 429 with `Retry-After`.
+ * Every counted answer carries the limit in the fields of draft-ietf-httpapi-ratelimit-headers-06:
+ * `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the window ends) and
+ * `RateLimit-Policy` (`6000;w=60`); a refusal is a 429 with `Retry-After`.
  *
  * With Redis away the limits fail open: requests are answered uncounted (and without the headers), and the
  * log says so once per outage.

@@ -83,6 +83,7 @@ export function createApiDocument(app: INestApplication, config: AppConfig): Ope
         {
           type: 'http',
           scheme: 'bearer',
+          bearerFormat: 'API key',
           description: "one of the gateway's API keys (API_KEYS), as `Authorization: Bearer <key>`",
         },
         API_KEY_SCHEME,
