@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { PublicEndpoint, WriteEndpoint } from '../src/access/access.js';
 import { AccessGuard } from '../src/access/access.guard.js';
 import { ApiKeys } from '../src/access/api-keys.js';
-import { RateLimits } from '../src/access/rate-limits.js';
+import { FLUSH_MS, RateLimits } from '../src/access/rate-limits.js';
 import { gatewayAdapter } from '../src/app.js';
 import { JsonErrorsFilter } from '../src/http/json-errors.filter.js';
 import { createApiDocument } from '../src/openapi/api-document.js';
@@ -98,6 +98,7 @@ function call(
 }
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
   ({ redis } = await openTestStores({ empty: false }));
@@ -240,13 +241,41 @@ describe('rate limits', () => {
     expect((await guess(KEY)).status).toBe(201); // a real key has its own count
   });
 
-  it('holds across gateway replicas (one count in Redis)', async () => {
-    const env = { RATE_LIMIT_READS_PER_MINUTE: '3' };
+  it('lets exactly the limit through one gateway, however many requests come at once', async () => {
+    const { url } = await start({ RATE_LIMIT_READS_PER_MINUTE: '5' });
+    const burst = (address: string, n: number) =>
+      Promise.all(
+        Array.from({ length: n }, () =>
+          call(`${url}/api/things`, { headers: { 'x-forwarded-for': address } }).then((r) => r.status),
+        ),
+      );
+    // A window nobody has counted yet: every request is counted in Redis before its answer.
+    const cold = await burst('203.0.113.1', 12);
+    expect(cold.filter((status) => status === 200)).toHaveLength(5);
+    expect(cold.filter((status) => status === 429)).toHaveLength(7);
+    // A window this gateway knows: counted here, added to Redis in the background.
+    expect((await burst('203.0.113.2', 1))[0]).toBe(200);
+    const warm = await burst('203.0.113.2', 10);
+    expect(warm.filter((status) => status === 200)).toHaveLength(4);
+    await sleep(3 * FLUSH_MS);
+    expect(await redis.get(`${process.env.QUEUE_PREFIX}:rate-limit:reads:address:203.0.113.2`)).toBe('5');
+  });
+
+  it('holds across gateway replicas: one count in Redis, each gateway hearing the others within FLUSH_MS', async () => {
+    const env = { RATE_LIMIT_READS_PER_MINUTE: '4' };
     const [one, two] = [await start(env), await start(env)];
-    expect((await call(`${one.url}/api/things`)).status).toBe(200);
-    expect((await call(`${two.url}/api/things`)).status).toBe(200);
-    expect((await call(`${one.url}/api/things`)).status).toBe(200);
-    expect((await call(`${two.url}/api/things`)).status).toBe(429);
+    const status = async (via: Running) => (await call(`${via.url}/api/things`)).status;
+    expect(await status(one)).toBe(200); // 1, counted in Redis before the answer
+    expect(await status(one)).toBe(200); // 2, added to Redis within FLUSH_MS
+    await sleep(3 * FLUSH_MS);
+    expect(await status(two)).toBe(200); // 3: two counts it in Redis, and so hears of one's two
+    expect(await status(two)).toBe(200); // 4
+    expect(await status(two)).toBe(429);
+    // One has not heard of two's requests yet: it lets one more through, then hears of them.
+    expect(await status(one)).toBe(200);
+    await sleep(3 * FLUSH_MS);
+    expect(await status(one)).toBe(429);
+    expect(await status(two)).toBe(429);
   });
 
   it("counts the shopper a trusted proxy names, and nobody else's X-Forwarded-For", async () => {
