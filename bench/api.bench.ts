@@ -6,8 +6,9 @@
  * once per served model (BENCH_MODELS, default copurchase,hybrid,description), BENCH_RUNS times (default 2):
  *   (a)  every one of the 4,339 users once, in random order, every list ready (after the service's refresh);
  *   (a') the same right after a change of every vector of the served model (each row rewritten in one
- *        transaction, as a training or an embedding run does): no list is current when the first request
- *        comes, the service reads the new vectors and recomputes while it answers;
+ *        transaction, as a training or an embedding run does): the kept lists answer (marked `refreshing`)
+ *        while the refresh jobs compute every list again; how long that refresh takes under this load is
+ *        printed too;
  *   (b)  20 s of users drawn at random, as fast as the 32 connections go, then (b') held at 1,000 requests/s
  *        (open loop, evenly spaced: see heldRate).
  * Prints the machine's load average before each run. The description model comes last: rewriting its vectors
@@ -16,20 +17,22 @@
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { loadavg } from 'node:os';
 import autocannon, { type Result } from 'autocannon';
 import { LOCAL_EMBEDDING_MODEL, connectDatabase, servedModelOf, type RecommenderKind } from '@retail/common';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
-import { BENCH_DATABASE_URL as DATABASE_URL, prepareBenchDatabase, runBench } from './bench-kit.ts';
+import {
+  BENCH_DATABASE_URL as DATABASE_URL,
+  changeEveryVector,
+  load,
+  prepareBenchDatabase,
+  runBench,
+  untilEveryListCurrent,
+} from './bench-kit.ts';
 
 const CONNECTIONS = 32;
 const DESCRIPTION_MODEL = LOCAL_EMBEDDING_MODEL;
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const MODELS = (process.env.BENCH_MODELS ?? 'copurchase,hybrid,description').split(',') as RecommenderKind[];
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' ');
 
 function shuffle<T>(items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
@@ -189,9 +192,8 @@ async function main(): Promise<void> {
         if (i === 100) throw new Error(`the gateway did not become ready:\n${gateway.output()}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      // Every list computed once (the refresher logs it).
-      await recommendation.waitFor(/refreshed \d+ lists/, 300_000);
-      let refreshes = (recommendation.output().match(/refreshed \d+ lists/g) ?? []).length;
+      // Every list computed once (the refresh jobs after the start).
+      await untilEveryListCurrent(db, model);
       console.log(`\n${kind} (${model})`);
 
       // Warms the processes (code paths, connections) without touching any user's list.
@@ -236,15 +238,6 @@ async function main(): Promise<void> {
             },
           ],
         });
-      /** Waits until the refresher has recomputed every list after the change (its log line). */
-      const refreshed = async () => {
-        refreshes++;
-        const deadline = Date.now() + 300_000;
-        while ((recommendation.output().match(/refreshed \d+ lists/g) ?? []).length < refreshes) {
-          if (Date.now() > deadline) throw new Error('the lists were not refreshed after the change');
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      };
 
       for (let run = 1; run <= RUNS; run++) {
         await warmUp();
@@ -255,13 +248,13 @@ async function main(): Promise<void> {
         report(`(a) every user once, lists ready`, await counted(everyUserOnce));
         await warmUp();
         console.log(`  load average ${load()}`);
-        const change =
-          kind === 'description'
-            ? db.query('UPDATE product_embeddings SET embedding = embedding WHERE model = $1', [model])
-            : db.query('UPDATE product_factors SET item_vector = item_vector WHERE model = $1', [model]);
-        await change;
+        await changeEveryVector(db, model, kind);
+        const changed = performance.now();
+        const refreshed = untilEveryListCurrent(db, model).then(() => performance.now() - changed);
         report(`(a') every user once, right after a change`, await counted(everyUserOnce));
-        await refreshed();
+        console.log(
+          `  every list current again ${((await refreshed) / 1000).toFixed(1)} s after the change (under that load)`,
+        );
         console.log(`  load average ${load()}`);
         report('(b) 20 s of random users, as fast as it goes', await counted(randomUsers));
         // The same load held at the goal's rate: the latency a client sees when the system is not saturated.
@@ -280,12 +273,6 @@ async function main(): Promise<void> {
           ),
         );
       }
-      const lines = recommendation
-        .output()
-        .split('\n')
-        .filter((line) => /RankingStore|RecommendationRefresher/.test(line))
-        .map((line) => `    ${(/"message":"([^"]*)"/.exec(line) ?? [line, line])[1]}`);
-      console.log(`  the recommendation service's log:\n${lines.join('\n')}`);
       await stop();
     }
   } finally {

@@ -3,8 +3,9 @@
  * benchmark ends.
  */
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, connectDatabase } from '@retail/common';
+import { REPO_ROOT, connectDatabase, type Database, type RecommenderKind } from '@retail/common';
 import { runMigrations } from '@retail/common/migrate';
 
 /** The benchmarks' database: BENCH_DATABASE_URL, default retail_bench (created by `npm run setup`). */
@@ -50,4 +51,67 @@ export async function prepareBenchDatabase(
   }
   runStep('services/embedder/dist/embed.cli.js', ['--wait'], env);
   if (train) runStep('services/recommendation/dist/training/train.cli.js', ['--wait'], env);
+}
+
+/** The machine's load average (1, 5, 15 min), printed beside every figure. */
+export function load(): string {
+  return loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+/** How many customers have a current list in `model` (computed from their purchases and the model as they are). */
+export async function currentLists(db: Database, model: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM customers c
+       JOIN user_recommendations r ON r.customer_id = c.customer_id AND r.model = $1
+      WHERE r.customer_version = c.version
+        AND r.model_version = (SELECT version FROM model_versions WHERE model = $1)`,
+    [model],
+  );
+  return rows[0]!.n;
+}
+
+/** Waits until every customer has a current list in `model`; returns the milliseconds waited. */
+export async function untilEveryListCurrent(
+  db: Database,
+  model: string,
+  timeoutMs = 300_000,
+): Promise<number> {
+  const started = performance.now();
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM customers');
+  const customers = rows[0]!.n;
+  while ((await currentLists(db, model)) < customers) {
+    if (performance.now() - started > timeoutMs) {
+      throw new Error(`the lists of ${model} were not all current after ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return performance.now() - started;
+}
+
+/** Rewrites every vector of `model` in one transaction (its version moves, as after a training or an embedding run). */
+export async function changeEveryVector(db: Database, model: string, kind: RecommenderKind): Promise<void> {
+  await db.query(
+    kind === 'description'
+      ? 'UPDATE product_embeddings SET embedding = embedding WHERE model = $1'
+      : 'UPDATE product_factors SET item_vector = item_vector WHERE model = $1',
+    [model],
+  );
+}
+
+/** Lists a recommendation process computed so far, by reason (its /metrics on `metricsPort`). */
+export async function listsComputed(metricsPort: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const match of text.matchAll(/^retail_recommendation_lists_computed_total\{([^}]*)\} (\S+)$/gm)) {
+    const reason = /reason="([^"]+)"/.exec(match[1]!)?.[1] ?? '?';
+    counts[reason] = (counts[reason] ?? 0) + Number(match[2]);
+  }
+  return counts;
 }

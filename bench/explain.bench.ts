@@ -125,9 +125,9 @@ async function main(): Promise<void> {
 
     await run('(a) idle: recommendations -> 12 sentences ready', customers.slice(0, USERS_PER_RUN));
 
-    await db.query(`UPDATE embedding_models SET version = version + 1, updated_at = now()`);
+    await db.query(`UPDATE model_versions SET version = nextval('change_clock'), updated_at = now()`);
     await run(
-      '(b) right after a change (every kept list stale)',
+      '(b) right after a change (every kept list refreshing)',
       customers.slice(USERS_PER_RUN, 2 * USERS_PER_RUN),
     );
 

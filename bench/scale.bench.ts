@@ -261,7 +261,7 @@ async function readRealData(settings: Settings): Promise<RealData> {
           'run `npm run bench:embed` first (or point BENCH_DATABASE_URL at a database with vectors)',
       );
     }
-    // The same user vector as the description model's ranking (RankingEngine); users in a seeded random order.
+    // The same user vector as the description model's ranking query; users in a seeded random order.
     const { rows: users } = await db.query<{ customer_id: number; bought: string[]; vector: Float32Array }>(
       `SELECT ui.customer_id, array_agg(ui.product_id ORDER BY ui.product_id) AS bought,
               l2_normalize(avg(e.embedding)) AS vector

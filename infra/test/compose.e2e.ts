@@ -543,6 +543,22 @@ async function main(): Promise<void> {
     (u) => u.products_bought >= 5,
   );
   check(someone !== undefined, 'no user with 5 products among the first 50');
+  // The hybrid (the default model) is trained in the background once the purchases are in: its picks, timed
+  // from the end of the ingestion.
+  const ingestEnded = Date.parse(
+    (await ok('docker', ['inspect', '-f', '{{.State.FinishedAt}}', (await containerOf('ingest')).id])).trim(),
+  );
+  await waitFor(
+    'hybrid picks',
+    async () =>
+      (await get(`${web}/api/users/${someone.user_id}/recommendations?top_n=12`)).body.basis === 'hybrid'
+        ? true
+        : undefined,
+    600_000,
+    250,
+  );
+  timings.push(['fresh up: hybrid picks, after the ingestion ended', seconds(Date.now() - ingestEnded)]);
+  say(`hybrid picks ${seconds(Date.now() - ingestEnded)} after the ingestion ended`);
   const first = await recommendAndExplain(web, [someone.user_id], { timeoutMs: 120_000 });
   check(first.explanations.length === first.lists.get(someone.user_id)!.length, 'an explanation is missing');
   check(
@@ -563,11 +579,78 @@ async function main(): Promise<void> {
   );
   check((await get(`${gateway}/api/health/ready`)).status === 200, 'the gateway is not ready');
 
-  // 3. a crash ----------------------------------------------------------------------------------------
-  const victim = await containerOf('recommendation');
+  // 3. two replicas, and a crash ---------------------------------------------------------------------
+  // The recommendation service scaled to 2: a change of the model's vectors is refreshed by both (the
+  // refresh jobs are shared), and kill -9 of one, with a client asking every 100 ms, fails no request (the
+  // gateway sends a call whose connection broke once more, on a fresh connection: the other replica).
+  say('docker compose up --scale recommendation=2');
+  await compose(['up', '-d', '--wait', '--no-deps', '--scale', 'recommendation=2', 'recommendation']);
+  const replicas = (await containers()).filter(
+    (c) => c.service === 'recommendation' && c.state === 'running',
+  );
+  check(replicas.length === 2, `expected 2 recommendation replicas, found ${replicas.length}`);
+  const servedModel = (await get(`${web}/api/users/${someone.user_id}/recommendations?top_n=1`)).body
+    .model as string;
+  const listsBefore = await Promise.all(
+    replicas.map((c) =>
+      containerMetric(c.id, 9102, 'retail_recommendation_lists_computed_total', { reason: 'model' }),
+    ),
+  );
+  t0 = performance.now();
+  await psql(
+    servedModel.startsWith('hybrid') || servedModel.startsWith('copurchase')
+      ? `UPDATE product_factors SET item_vector = item_vector WHERE model = '${servedModel}'`
+      : `UPDATE product_embeddings SET embedding = embedding WHERE model = '${servedModel}'`,
+  );
+  const refreshMs = await waitFor(
+    'every list refreshed after the change',
+    async () =>
+      (await psql(
+        `SELECT count(*) FROM customers c JOIN user_recommendations r ON r.customer_id = c.customer_id
+          AND r.model = '${servedModel}' AND r.customer_version = c.version
+          AND r.model_version = (SELECT version FROM model_versions WHERE model = '${servedModel}')`,
+      )) === String(customers)
+        ? performance.now() - t0
+        : undefined,
+    300_000,
+    200,
+  );
+  const listsByReplica = (
+    await Promise.all(
+      replicas.map((c) =>
+        containerMetric(c.id, 9102, 'retail_recommendation_lists_computed_total', { reason: 'model' }),
+      ),
+    )
+  ).map((n, i) => n - listsBefore[i]!);
+  check(
+    listsByReplica.every((n) => n > 0) && listsByReplica.reduce((a, b) => a + b, 0) === customers,
+    `lists computed by replica ${listsByReplica.join(' + ')} should be all ${customers} lists, each replica some`,
+  );
+  timings.push([
+    `2 recommendation replicas: every list refreshed after a change of ${servedModel}`,
+    `${seconds(refreshMs)} (${listsByReplica.join(' + ')} lists by replica)`,
+  ]);
+  say(
+    `${customers} lists refreshed in ${seconds(refreshMs)} by both replicas (${listsByReplica.join(' + ')})`,
+  );
+
+  // The first replica: the gateway's connection goes to it (it was the only one when the gateway connected).
+  const victim = replicas.find((c) => c.name.endsWith('-recommendation-1')) ?? replicas[0]!;
   const restartsBefore = Number(await ok('docker', ['inspect', '-f', '{{.RestartCount}}', victim.id]));
   const since = new Date().toISOString();
-  say('kill -9 the recommendation service process');
+  say('kill -9 one recommendation replica while a client asks every 100 ms');
+  let asked = 0;
+  let failedCalls = 0;
+  let asking = true;
+  const client = (async () => {
+    while (asking) {
+      const answer = await get(`${web}/api/users/${someone.user_id}/recommendations?top_n=12`);
+      asked += 1;
+      if (answer.status !== 200) failedCalls += 1;
+      await sleep(100);
+    }
+  })();
+  await sleep(1_000);
   // Inside the container, PID 1 is the init (compose's init: true); the service is its child.
   const killed = await ok('docker', [
     'exec',
@@ -582,20 +665,8 @@ async function main(): Promise<void> {
   ]);
   check(killed.trim() !== '', 'found no service process to kill');
   t0 = performance.now();
-  let failedCalls = 0;
-  const backMs = await waitFor(
-    'the API answering again after the crash',
-    async () => {
-      const answer = await get(`${web}/api/users/${someone.user_id}/recommendations?top_n=12`);
-      if (answer.status === 200) return performance.now() - t0;
-      failedCalls += 1;
-      return undefined;
-    },
-    120_000,
-    100,
-  );
   const restarted = await waitFor(
-    'the restarted recommendation container healthy',
+    'the killed replica restarted and healthy',
     async () => {
       const [count, health] = (
         await ok('docker', ['inspect', '-f', '{{.RestartCount}} {{.State.Health.Status}}', victim.id])
@@ -607,14 +678,19 @@ async function main(): Promise<void> {
     120_000,
     100,
   );
+  asking = false;
+  await client;
+  check(failedCalls === 0, `${failedCalls} of ${asked} requests failed while a replica was killed`);
+  await checkOutageLog(since, false);
   timings.push([
-    'kill -9 recommendation: API answering again',
-    `${seconds(backMs)} (${failedCalls} calls answered 503 meanwhile; container healthy after ${seconds(restarted)})`,
+    'kill -9 of one of 2 recommendation replicas, a request every 100 ms',
+    `${failedCalls} of ${asked} requests failed; the replica restarted and healthy after ${seconds(restarted)}`,
   ]);
-  await checkOutageLog(since, failedCalls > 0);
-  say(`restarted by the engine; API back after ${seconds(backMs)}`);
+  say(`restarted by the engine after ${seconds(restarted)}; ${failedCalls} of ${asked} requests failed`);
+  await compose(['up', '-d', '--wait', '--no-deps', '--scale', 'recommendation=1', 'recommendation']);
 
   // A longer outage: the container stopped, so its name no longer resolves (getaddrinfo ENOTFOUND).
+  const single = await containerOf('recommendation');
   const stoppedAt = new Date().toISOString();
   await compose(['stop', 'recommendation']);
   let outageCalls = 0;
@@ -636,7 +712,7 @@ async function main(): Promise<void> {
     await sleep(200);
   }
   // The same container again (`docker compose start` would also re-run the one-shot steps it depends on).
-  await ok('docker', ['start', victim.id]);
+  await ok('docker', ['start', single.id]);
   await waitFor(
     'the API answering once the service is started again',
     async () =>
@@ -678,11 +754,14 @@ async function main(): Promise<void> {
     'the recommendation service refreshing its lists',
     async () => {
       const lists = await psql(
-        "SELECT (SELECT count(*) FROM user_recommendations) || '/' || (SELECT count(*) FROM customers)",
+        `SELECT (SELECT count(*) FROM customers c JOIN user_recommendations r ON r.customer_id = c.customer_id
+                   AND r.model = '${servedModel}' AND r.customer_version = c.version
+                   AND r.model_version = (SELECT version FROM model_versions WHERE model = '${servedModel}'))
+                || '/' || (SELECT count(*) FROM customers)`,
       );
       const [kept, all] = lists.split('/').map(Number);
       return kept! >= all!
-        ? `${lists} lists kept, ${seconds(performance.now() - t1)} after the up`
+        ? `${lists} lists current, ${seconds(performance.now() - t1)} after the up`
         : undefined;
     },
     240_000,

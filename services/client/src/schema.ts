@@ -191,6 +191,10 @@ export interface components {
         explanation_status: 'pending' | 'ready' | 'failed';
         explanation_source: ('llm' | 'template') | null;
       }[];
+      /** @description the version of the model the list was computed from (a reading of the change clock that every change of vectors, catalog or purchases stamps; 0 while the model has no vector) */
+      model_version: number;
+      /** @description true while the model is newer than this list: every list is being computed again after a change of the model (new vectors, a retraining), and this is the list computed before it */
+      refreshing: boolean;
       /** @description why the list is empty, when it is */
       reason?: string;
       /** @description set when the configured model could not rank for this customer (too few purchases it knows, not trained yet) and the description model did */

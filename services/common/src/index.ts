@@ -19,6 +19,7 @@ export * from './queues/close-worker.js';
 export * from './queues/embedding-jobs.js';
 export * from './queues/explanation-jobs.js';
 export * from './queues/training-jobs.js';
+export * from './queues/refresh-jobs.js';
 // embeddings shared by several services: vectors, the local provider, what is stored and what is missing
 export * from './embeddings/vectors.js';
 export * from './embeddings/embedding-provider.js';

@@ -4,7 +4,8 @@ import { APP_CONFIG, REDIS } from '@retail/common/nest';
 import { EXPLANATION_CACHE, EXPLANATION_WRITER, MODEL_CALL_BUDGET } from './tokens.js';
 import { createExplanationWriter } from './writers/create-explanation-writer.js';
 import type { ExplanationWriter } from './writers/explanation-writer.js';
-import { ModelCallBudget } from './writers/model-call-budget.js';
+import { ModelCallBudget, sharedBudgetSettings } from './writers/model-call-budget.js';
+import { ModelCallBudgetRepository } from './writers/model-call-budget.repository.js';
 
 /** The writer of the configured chat model (or the template writer); its warnings go to the log. */
 export const explanationWriter: FactoryProvider<ExplanationWriter> = {
@@ -16,11 +17,14 @@ export const explanationWriter: FactoryProvider<ExplanationWriter> = {
   },
 };
 
-/** The model-call budget of this process, foreground and background lanes. */
+/** The model-call budget, both lanes: counted in Redis for every process of the deployment. */
 export const modelCallBudget: FactoryProvider<ModelCallBudget> = {
   provide: MODEL_CALL_BUDGET,
-  inject: [APP_CONFIG],
-  useFactory: (config: AppConfig) => new ModelCallBudget(config.llm, config.explanations),
+  inject: [REDIS, APP_CONFIG],
+  useFactory: (redis: RedisClient, config: AppConfig) =>
+    new ModelCallBudget(config.llm, new ModelCallBudgetRepository(redis, sharedBudgetSettings(config)), {
+      logger: new Logger('ModelCallBudget'),
+    }),
 };
 
 /** The sentences written so far, in Redis. */

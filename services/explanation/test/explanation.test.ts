@@ -71,6 +71,18 @@ async function explanations(userId: string, productIds: string[]): Promise<Cache
 }
 
 const chatRequests = () => fake.requestsTo('/chat/completions');
+
+/** A count once it has not moved for `quietMs`: every call that could start has started. */
+async function settled(read: () => number, quietMs = 1_000): Promise<number> {
+  let last = read();
+  let since = Date.now();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = read();
+    if (now !== last) [last, since] = [now, Date.now()];
+    else if (Date.now() - since >= quietMs) return now;
+  }
+}
 const promptOf = (request: RecordedRequest) =>
   (request.body as { messages: { content: string }[] }).messages.at(-1)!.content;
 const productOf = (request: RecordedRequest) => /Recommended product: (.*)/.exec(promptOf(request))![1]!;
@@ -228,6 +240,37 @@ describe('the explanation service with an OpenAI-compatible chat model', () => {
     expect(await background.getFailedCount()).toBe(0);
     const counts = await background.getJobCounts('waiting', 'completed');
     expect(counts.waiting! + counts.completed!).toBe(BACKLOG_PRODUCTS / 3);
+  });
+
+  it('sends the model no more than LLM_REQUESTS_PER_MINUTE calls from three explanation processes together', async () => {
+    // Each process works at most 4 interactive jobs at once, so the 12 jobs below are spread over all three.
+    await start({ LLM_REQUESTS_PER_MINUTE: '10', LLM_CONCURRENCY: '4', EXPLANATION_WAIT_MS: '1000' });
+    const others = await Promise.all(
+      [1, 2].map(() =>
+        NestFactory.createApplicationContext(withCore(ExplanationModule, config), { logger: false }),
+      ),
+    );
+    try {
+      // The jobs are taken before their deadline (a job taken after it gets the template without asking).
+      await eventually(async () => (await interactive.getWorkersCount()) === 3);
+      const users = ['17850', '12583', '13047'];
+      const wanted = Array.from({ length: 12 }, (_, i) => `P${i + 1}`);
+      await Promise.all(
+        users.flatMap((user) =>
+          [0, 3, 6, 9].map((from) => requestNow(job(user, wanted.slice(from, from + 3)), `${user}-${from}`)),
+        ),
+      );
+      // Every shopper has a sentence for each card: the model's, or the template standing in at the deadline.
+      for (const user of users) await explanations(user, wanted);
+      // Jobs still waiting for the model: more than two processes can hold (4 each), so all three are at it.
+      expect(await interactive.getActiveCount()).toBeGreaterThan(8);
+      // 36 sentences wanted: a budget per process would have let 30 calls through (10 each).
+      expect(await settled(() => chatRequests().length)).toBe(10);
+    } finally {
+      // Jobs waiting for the budget get the shutdown's grace period, then go back to the queue: all at once.
+      await Promise.all([app!.close(), ...others.map((other) => other.close())]);
+      app = undefined;
+    }
   });
 
   it('lets the template stand in, marked failed, when the model misses the deadline, then keeps the model sentence', async () => {

@@ -4,7 +4,7 @@ import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import { loadConfig, type AppConfig, type RedisClient } from '@retail/common';
-import { withCore } from '@retail/common/nest';
+import { REDIS, withCore } from '@retail/common/nest';
 import { errorBody } from '@retail/contracts';
 import { closeTestStores, freePort, openTestStores } from '@retail/testing';
 import { z } from 'zod';
@@ -105,7 +105,11 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const app of apps.splice(0)) await app.close();
+  for (const app of apps.splice(0)) {
+    const client = app.get<RedisClient>(REDIS);
+    await app.close();
+    client.disconnect(); // no reconnection left running (Redis away)
+  }
   // Every test starts with fresh counters.
   const keys = await redis.keys(`${process.env.QUEUE_PREFIX}:rate-limit:*`);
   if (keys.length > 0) await redis.del(...keys);
@@ -290,7 +294,11 @@ describe('rate limits', () => {
     expect((await from('203.0.113.2', bearer(KEY))).status).toBe(200);
     expect((await from('203.0.113.2', bearer(KEY))).status).toBe(429);
 
-    for (const app of apps.splice(0)) await app.close();
+    for (const app of apps.splice(0)) {
+      const client = app.get<RedisClient>(REDIS);
+      await app.close();
+      client.disconnect();
+    }
     const untrusted = await start({ RATE_LIMIT_READS_PER_MINUTE: '2', TRUSTED_PROXIES: '192.0.2.1' });
     const spoofed = (address: string) =>
       call(`${untrusted.url}/api/things`, { headers: { 'x-forwarded-for': address } });

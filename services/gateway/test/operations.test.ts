@@ -69,6 +69,7 @@ describe('the queue dashboard', () => {
       'explanations',
       'explanations-interactive',
       'model-training',
+      'recommendation-refresh',
     ]);
     // The ingestion queued one embedding job for the fixture's six products.
     expect(body.queues.find((q) => q.name === 'embeddings')!.counts.waiting).toBe(1);

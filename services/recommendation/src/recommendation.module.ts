@@ -3,13 +3,13 @@ import { APP_INTERCEPTOR } from '@nestjs/core';
 import { HealthMessagesController } from './health/health-messages.controller.js';
 import { ProductMessagesController } from './products/product-messages.controller.js';
 import { ProductsRepository } from './products/products.repository.js';
+import { KeptListsService } from './ranking/kept-lists.service.js';
+import { RankingRepository } from './ranking/ranking.repository.js';
 import { RecommendationEventsPublisher } from './recommendations/recommendation-events.publisher.js';
-import { RecommendationRefresher } from './recommendations/recommendation-refresher.js';
 import { RecommendationMessagesController } from './recommendations/recommendation-messages.controller.js';
 import { RecommendationsService } from './recommendations/recommendations.service.js';
-import { ListsWriter } from './recommendations/lists-writer.js';
-import { RankingInputsRepository } from './ranking/ranking-inputs.repository.js';
-import { RankingStore } from './ranking/ranking-store.js';
+import { RefreshPlanner } from './refresh/refresh-planner.js';
+import { RefreshWorker } from './refresh/refresh.worker.js';
 import { ModelTrainingService } from './training/model-training.service.js';
 import { UserMessagesController } from './users/user-messages.controller.js';
 import { UsersRepository } from './users/users.repository.js';
@@ -17,8 +17,9 @@ import { UsersService } from './users/users.service.js';
 import { RpcMetricsInterceptor } from './rpc-metrics.interceptor.js';
 
 /**
- * The recommendation service: the users, the in-memory ranking and the lists kept for every customer, the
- * training of the models learned from purchases, answered over TCP. Its process runs withCore(it).
+ * The recommendation service: the users, each customer's list kept in Postgres and served by key (ranked by
+ * pgvector queries), the refresh of those lists as shared BullMQ jobs, and the training of the models learned
+ * from purchases, answered over TCP. Its process runs withCore(it).
  */
 @Module({
   controllers: [
@@ -31,13 +32,13 @@ import { RpcMetricsInterceptor } from './rpc-metrics.interceptor.js';
     UsersRepository,
     UsersService,
     ProductsRepository,
-    RankingInputsRepository,
-    RankingStore,
-    ListsWriter,
+    RankingRepository,
+    KeptListsService,
     ModelTrainingService,
     RecommendationsService,
     RecommendationEventsPublisher,
-    RecommendationRefresher,
+    RefreshPlanner,
+    RefreshWorker,
     { provide: APP_INTERCEPTOR, useClass: RpcMetricsInterceptor },
   ],
 })

@@ -7,7 +7,6 @@ import {
   type CopurchaseParams,
   type PurchaseRecord,
 } from '../src/models/copurchase.js';
-import { inverseCholeskyFactor, inverseDiagonal } from '../src/models/linalg.js';
 
 const AS_OF = new Date('2011-10-01T00:00:00');
 const day = (d: number) => new Date(AS_OF.getTime() - d * 86_400_000);
@@ -36,6 +35,23 @@ function records(recentProduct = 'C0'): PurchaseRecord[] {
       lastPurchasedAt: productId === recentProduct ? day(3) : day(60),
     })),
   );
+}
+
+/** 301 customers and 150 products in five groups of 30, each customer buying mostly from its own group. */
+function randomPurchases(): PurchaseRecord[] {
+  let seed = 5;
+  const next = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const products = Array.from({ length: 150 }, (_, i) => `P${String(i).padStart(3, '0')}`);
+  const bought: PurchaseRecord[] = [];
+  for (let customer = 1; customer <= 301; customer++) {
+    const group = customer % 5;
+    for (let i = 0; i < products.length; i++) {
+      const chance = Math.floor(i / 30) === group ? 0.2 : 0.02;
+      if (next() < chance)
+        bought.push({ customerId: customer, productId: products[i]!, lastPurchasedAt: day(60) });
+    }
+  }
+  return bought;
 }
 
 const PARAMS: CopurchaseParams = {
@@ -119,34 +135,37 @@ describe('the co-purchase model', () => {
     expect(copurchaseInputVector(f, 0)).toHaveLength(f.rank);
   });
 
-  it('refuses an empty matrix', () => {
-    expect(() => trainCopurchase(buildPurchaseMatrix([], AS_OF, 14), PARAMS)).toThrow(/no purchases/);
-  });
-});
-
-describe('the inverse Cholesky factor', () => {
-  it('gives the inverse and its diagonal of a symmetric positive definite matrix', () => {
-    const n = 5;
-    const a = new Float64Array(n * n);
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) a[i * n + j] = 1 / (i + j + 1) + (i === j ? 1 : 0);
-    const copy = Float64Array.from(a);
-    const m = inverseCholeskyFactor(a, n);
-    const diagonal = inverseDiagonal(m, n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        // (Mᵀ M A)[i][j] = delta_ij
-        let v = 0;
-        for (let k = 0; k < n; k++) {
-          let p = 0;
-          for (let r = 0; r < n; r++) p += m[r * n + i]! * m[r * n + k]!;
-          v += p * copy[k * n + j]!;
-          if (i === j && k === i) expect(p).toBeCloseTo(diagonal[i]!, 12);
-        }
-        expect(v).toBeCloseTo(i === j ? 1 : 0, 10);
+  it("at full rank on a larger random matrix (odd sizes, across the kernels' blocks), equals EASE by the book", () => {
+    const m = buildPurchaseMatrix(randomPurchases(), AS_OF, 14);
+    const n = m.productIds.length;
+    const f = trainCopurchase(m, { ...PARAMS, lambda: 3, rank: n, oversample: 0 });
+    const b = easeByTheBook(m.userItems, n, 3);
+    let worst = 0;
+    for (const items of m.userItems) {
+      const user = new Float64Array(f.rank);
+      for (const j of items) for (let c = 0; c < f.rank; c++) user[c]! += f.input[j * f.rank + c]!;
+      for (let i = 0; i < n; i++) {
+        let ease = 0;
+        for (const j of items) ease += b[j]![i]!;
+        let factored = 0;
+        for (let c = 0; c < f.rank; c++) factored += user[c]! * f.output[i * f.rank + c]!;
+        worst = Math.max(worst, Math.abs(factored - ease));
       }
     }
-    const notSpd = Float64Array.from([1, 2, 2, 1]);
-    expect(() => inverseCholeskyFactor(notSpd, 2)).toThrow(/not positive definite/);
+    expect(n).toBeGreaterThan(128);
+    expect(worst).toBeLessThan(1e-9);
+  });
+
+  it('gives the same bits on one thread and on three', () => {
+    const m = buildPurchaseMatrix(randomPurchases(), AS_OF, 14);
+    const params = { ...PARAMS, rank: 40, oversample: 7 };
+    const one = trainCopurchase(m, params, undefined, 1);
+    const two = trainCopurchase(m, params, undefined, 3);
+    expect(two.output).toEqual(one.output);
+    expect(two.input).toEqual(one.input);
+  });
+
+  it('refuses an empty matrix', () => {
+    expect(() => trainCopurchase(buildPurchaseMatrix([], AS_OF, 14), PARAMS)).toThrow(/no purchases/);
   });
 });

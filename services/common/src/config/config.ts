@@ -40,8 +40,9 @@ export interface LlmConfig {
   model: string;
   baseUrl: string;
   apiKey: string | undefined;
-  /** Chat requests in flight at once, and per minute. */
+  /** Chat requests in flight at once, in each explanation process. */
   concurrency: number;
+  /** Chat requests started per minute by the whole deployment (the explanation processes share it in Redis). */
   requestsPerMinute: number;
   timeoutMs: number;
   /** Retries of one request (429/5xx/timeouts, honouring Retry-After) before the template stands in. */
@@ -64,8 +65,8 @@ export interface ExplanationsConfig {
    */
   waitMs: number;
   /**
-   * Model calls per minute for background events (default a tenth of LLM_REQUESTS_PER_MINUTE; 0: none,
-   * sentences are then written when asked for).
+   * Model calls per minute for background events, for the whole deployment and part of
+   * LLM_REQUESTS_PER_MINUTE (default a tenth of it; 0: none, sentences are then written when asked for).
    */
   backgroundRequestsPerMinute: number;
   /** Background events older than this are dropped unwritten (their sentences are written when asked for). */
@@ -113,7 +114,15 @@ export interface AppConfig {
    */
   dashboard: { user: string; password: string | undefined; readOnly: boolean };
   /** Where the recommendation service listens (TCP, @nestjs/microservices) and the gateway finds it. */
-  recommendation: { host: string; port: number; timeoutMs: number; refreshIntervalMs: number };
+  recommendation: {
+    host: string;
+    port: number;
+    timeoutMs: number;
+    /** How often each recommendation process looks for lists to refresh and models to train. */
+    refreshIntervalMs: number;
+    /** Lists computed at once by the refresh jobs, across every recommendation process. */
+    refreshConcurrency: number;
+  };
   /** The HTTP API's keys, rate limits, trusted proxies and CORS origins. */
   api: ApiConfig;
   /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-models.ts. */
@@ -275,6 +284,7 @@ const envSchema = z.object({
   RECOMMENDATION_PORT: int(1, 65535, 4001),
   RECOMMENDATION_TIMEOUT_MS: int(50, 120_000, 3_000),
   RECOMMENDATION_REFRESH_INTERVAL_MS: int(100, 3_600_000, 2_000),
+  RECOMMENDATION_REFRESH_CONCURRENCY: int(1, 64, 2),
   RECOMMENDER_MODEL: z.preprocess(
     emptyAsUndefined,
     z.enum(['description', 'copurchase', 'hybrid']).default('hybrid'),
@@ -395,6 +405,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       port: e.RECOMMENDATION_PORT,
       timeoutMs: e.RECOMMENDATION_TIMEOUT_MS,
       refreshIntervalMs: e.RECOMMENDATION_REFRESH_INTERVAL_MS,
+      refreshConcurrency: e.RECOMMENDATION_REFRESH_CONCURRENCY,
     },
     recommender: { model: e.RECOMMENDER_MODEL, minPurchases: e.RECOMMENDER_MIN_PURCHASES },
     api: {

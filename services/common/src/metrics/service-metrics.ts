@@ -107,6 +107,14 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  /** Kept recommendation lists computed by this process, by model and reason (request, customer, model). */
+  readonly listsComputed = new Counter({
+    name: 'retail_recommendation_lists_computed_total',
+    help: 'Recommendation lists computed and kept, by model and reason (request: missing when asked; customer: their purchases changed; model: its vectors changed)',
+    labelNames: ['model', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });

@@ -14,6 +14,12 @@ export const QueueNames = {
   ExplanationsInteractive: 'explanations-interactive',
   /** Training of the models learned from purchases (recommendation service; `npm run train`). */
   ModelTraining: 'model-training',
+  /**
+   * Kept recommendation lists to compute again: a model's lists by slices of customers after its vectors
+   * changed, and one customer's lists after their purchases changed (first). Any recommendation process takes
+   * them.
+   */
+  RecommendationRefresh: 'recommendation-refresh',
 } as const;
 
 export type QueueName = (typeof QueueNames)[keyof typeof QueueNames];

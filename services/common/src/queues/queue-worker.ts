@@ -67,6 +67,7 @@ export function createQueueWorker<Data, Result>(
     maxStalledCount: 3,
   });
   const outage = new OutageLog(`Redis (worker of "${queue}")`, logger);
+  outages.set(worker, outage);
   worker.on('ready', () => outage.ok());
   worker.on('active', () => outage.ok());
   worker.on('completed', (job, result) => {
@@ -84,6 +85,14 @@ export function createQueueWorker<Data, Result>(
   });
   worker.on('error', (error) => outage.failed(error));
   return worker;
+}
+
+/** Each worker's view of its Redis connection (closeWorker does not wait for a Redis that is away). */
+const outages = new WeakMap<Worker, OutageLog>();
+
+/** Whether the worker's Redis is away (as far as its last connection event says). */
+export function workerRedisAway(worker: Worker): boolean {
+  return outages.get(worker)?.down ?? false;
 }
 
 /** How often a worker looks for jobs whose worker died (a cheap script run; at least once a second). */

@@ -42,6 +42,20 @@ export const rankedList = z.object({
     description: 'what the picks are based on: product descriptions, what customers bought together, or both',
   }),
   recommendations: z.array(rankedProduct),
+  model_version: z
+    .number()
+    .int()
+    .min(0)
+    .meta({
+      description:
+        'the version of the model the list was computed from (a reading of the change clock that every change of ' +
+        'vectors, catalog or purchases stamps; 0 while the model has no vector)',
+    }),
+  refreshing: z.boolean().meta({
+    description:
+      'true while the model is newer than this list: every list is being computed again after a change of ' +
+      'the model (new vectors, a retraining), and this is the list computed before it',
+  }),
   reason: z.string().optional().meta({ description: 'why the list is empty, when it is' }),
   fallback: z
     .string()

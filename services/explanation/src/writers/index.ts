@@ -1,5 +1,6 @@
 export * from './explanation-writer.js';
 export * from './model-call-budget.js';
+export * from './model-call-budget.repository.js';
 export * from './openai-explainer.js';
 export * from './template-explainer.js';
 export * from './sentence.js';

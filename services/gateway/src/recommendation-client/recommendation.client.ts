@@ -31,6 +31,10 @@ export const RECOMMENDATION_SERVICE = 'RECOMMENDATION_SERVICE';
  * has a deadline; a service that is down or too slow becomes a 503 at once, and the next call connects
  * again by itself once the service is back.
  *
+ * A call whose connection breaks (the replica it reached stopped or died) is sent once more on a fresh
+ * connection, within the same deadline: with several replicas behind one name, a replica that dies costs no
+ * failed request.
+ *
  * The log says when the service stops answering and when it is back, one line each (OutageLog: the reason,
  * then how long it was away), never one line per failed call: the 503s themselves are counted in
  * retail_rpc_duration_seconds{outcome="unavailable"}.
@@ -90,8 +94,21 @@ export class RecommendationClient implements OnApplicationShutdown {
 
   private async call<T>(pattern: string, payload: unknown): Promise<T> {
     const stop = this.metrics.rpcDuration.startTimer({ pattern });
+    const started = performance.now();
+    const send = (deadline: number) =>
+      lastValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(deadline)));
     try {
-      const answer = await lastValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.timeoutMs)));
+      let answer: T;
+      try {
+        answer = await send(this.timeoutMs);
+      } catch (error) {
+        // The connection broke (the replica it reached stopped or died): once more, on a fresh connection
+        // (the client connects again by itself, and resolves the service's name again: another replica),
+        // within what is left of the deadline. Every call here reads, so a second attempt is harmless.
+        const left = this.timeoutMs - (performance.now() - started);
+        if (!this.connectionBroke(error) || left < 1) throw error;
+        answer = await send(left);
+      }
       stop({ outcome: 'success' });
       this.outage.ok();
       return answer;
@@ -104,6 +121,12 @@ export class RecommendationClient implements OnApplicationShutdown {
       else this.outage.failed(unreachable);
       throw translated;
     }
+  }
+
+  /** Whether the call failed because its connection did (refused, reset, closed), not by a slow answer. */
+  private connectionBroke(error: unknown): boolean {
+    if (error instanceof TimeoutError || isRpcErrorPayload(error)) return false;
+    return this.unreachable(error) !== undefined;
   }
 
   /** Why a call did not reach the service, or undefined when the service answered it. */

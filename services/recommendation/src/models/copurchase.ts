@@ -1,19 +1,5 @@
-import {
-  crossProduct,
-  dense,
-  gram,
-  inverseCholeskyFactor,
-  inverseDiagonal,
-  lowerMultiply,
-  lowerTransposedMultiply,
-  multiplyDense,
-  orthonormaliseColumns,
-  seededNormal,
-  sparseMultiply,
-  sparseMultiplyTransposed,
-  topEigenvectors,
-  type Dense,
-} from './linalg.js';
+import { LinalgWorkspace } from './kernels.js';
+import { inverseDiagonal, seededNormal, topEigenvectors, transposeRows, type Dense } from './linalg.js';
 
 /** One (customer, merchandise product) pair bought, with the last time it was bought. */
 export interface PurchaseRecord {
@@ -115,91 +101,138 @@ export function buildPurchaseMatrix(
   return { productIds, customerIds, userItems, recentBuyers, asOf };
 }
 
+/** The phases of a training, in order, as reported to a TrainingProgress (`subspace` once per iteration). */
+export const TRAINING_PHASES = {
+  counts: 'co-purchase counts (XᵀX)',
+  cholesky: 'Cholesky factor',
+  inverse: 'inverse Cholesky factor',
+  subspace: 'subspace iteration',
+  factors: 'factors (Rayleigh-Ritz)',
+  input: 'input vectors',
+} as const;
+
 /**
  * Trains the co-purchase model: EASE (Steck 2019, "Embarrassingly Shallow Autoencoders") gives the
  * item-item weights B = I - P diag(1/diag P), P = (XᵀX + lambda I)⁻¹, so that a user's scores are x B; then
  * a rank-`rank` factorisation that keeps what matters for users (reduced-rank regression): V = the top
  * eigenvectors of (XB)ᵀ(XB), found by randomised subspace iteration, and x B ≈ (x B V) Vᵀ. Products get
- * output vectors V and input vectors B V. Deterministic for given data and parameters.
+ * output vectors V and input vectors B V. Deterministic for given data and parameters, whatever the number
+ * of `threads` the dense algebra runs on (kernels.ts; default: the machine's cores).
  */
 export function trainCopurchase(
   matrix: PurchaseMatrix,
   params: CopurchaseParams = COPURCHASE_PARAMS,
   progress: TrainingProgress = () => {},
+  threads?: number,
 ): CopurchaseFactors {
   const n = matrix.productIds.length;
   if (n === 0) throw new Error('no purchases to learn from');
   const rank = Math.min(params.rank, n);
   const width = Math.min(rank + params.oversample, n);
-  const steps = 4 + params.powerIterations;
+  const steps = 6 + params.powerIterations;
   let step = 0;
   const advance = (phase: string) => progress(phase, ++step, steps);
 
-  // P = (XᵀX + lambda I)⁻¹ = Mᵀ M with M the inverse Cholesky factor; B = I - P D⁻¹ with D = diag(P) (its
-  // diagonal is zero), applied to blocks of columns without forming P or B.
-  const a = gram(matrix.userItems, n);
-  for (let i = 0; i < n; i++) a[i * n + i]! += params.lambda;
-  const m = inverseCholeskyFactor(a, n);
-  const d = inverseDiagonal(m, n);
-  const applyP = (y: Dense): Dense => lowerTransposedMultiply(m, n, lowerMultiply(m, n, y));
-  const scaleRows = (y: Dense, by: (row: number) => number): Dense => {
-    const out = dense(y.rows, y.cols);
-    for (let r = 0; r < y.rows; r++) {
-      const f = by(r);
-      for (let c = 0; c < y.cols; c++) out.data[r * y.cols + c] = f * y.data[r * y.cols + c]!;
+  const ws = new LinalgWorkspace(threads);
+  try {
+    const x = ws.sparse(matrix.userItems, n);
+    const xt = ws.sparse(transposeRows(matrix.userItems, n), matrix.userItems.length);
+
+    // P = (XᵀX + lambda I)⁻¹ = Mᵀ M with M the inverse Cholesky factor; B = I - P D⁻¹ with D = diag(P) (its
+    // diagonal is zero), applied to blocks of columns without forming P or B.
+    const m = ws.matrix(n, n);
+    ws.gramLower(x, xt, m);
+    for (let i = 0; i < n; i++) m.data[i * n + i]! += params.lambda;
+    advance(TRAINING_PHASES.counts);
+    ws.cholesky(m);
+    advance(TRAINING_PHASES.cholesky);
+    ws.invertLowerInPlace(m);
+    const d = inverseDiagonal(m.data, n);
+    advance(TRAINING_PHASES.inverse);
+
+    // Scratch for the products with `width` columns (applyB and applyBt use t1 and t2).
+    const t1 = ws.matrix(n, width);
+    const t2 = ws.matrix(n, width);
+    const t3 = ws.matrix(n, width);
+    const users = ws.matrix(matrix.userItems.length, width);
+    /** out = B Y = Y - P D⁻¹ Y (out may be Y) */
+    const applyB = (y: Dense, out: Dense): void => {
+      scaleRows(y, d, t1);
+      ws.lowerMultiply(m, t1, t2);
+      ws.lowerTransposedMultiply(m, t2, t1);
+      subtract(y, t1, out);
+    };
+    /** out = Bᵀ Y = Y - D⁻¹ P Y (out may be Y) */
+    const applyBt = (y: Dense, out: Dense): void => {
+      ws.lowerMultiply(m, y, t2);
+      ws.lowerTransposedMultiply(m, t2, t1);
+      scaleRows(t1, d, t1);
+      subtract(y, t1, out);
+    };
+    /** Q = (XB)ᵀ(XB) Q, applied as Bᵀ(Xᵀ(X(B Q))) without forming it. */
+    const applyM = (q: Dense): void => {
+      applyB(q, t3);
+      ws.sparseMultiply(x, t3, users);
+      ws.sparseMultiply(xt, users, t3);
+      applyBt(t3, q);
+    };
+
+    const normal = seededNormal(params.seed);
+    const q = ws.matrix(n, width);
+    for (let i = 0; i < q.data.length; i++) q.data[i] = normal();
+    for (let it = 0; it <= params.powerIterations; it++) {
+      applyM(q);
+      ws.orthonormaliseColumns(q);
+      advance(TRAINING_PHASES.subspace);
     }
-    return out;
-  };
-  const minus = (y: Dense, z: Dense): Dense => {
-    const out = dense(y.rows, y.cols);
-    for (let i = 0; i < out.data.length; i++) out.data[i] = y.data[i]! - z.data[i]!;
-    return out;
-  };
-  /** B Y = Y - P D⁻¹ Y */
-  const applyB = (y: Dense): Dense => minus(y, applyP(scaleRows(y, (r) => 1 / d[r]!)));
-  /** Bᵀ Y = Y - D⁻¹ P Y */
-  const applyBt = (y: Dense): Dense =>
-    minus(
-      y,
-      scaleRows(applyP(y), (r) => 1 / d[r]!),
-    );
-  advance('item-item weights (EASE)');
+    // Rayleigh-Ritz: the best rank-`rank` subspace of span(Q), W the top eigenvectors of (XBQ)ᵀ(XBQ); the
+    // output vectors are Q W, the input vectors B (Q W) = (B Q) W.
+    const bq = t3;
+    applyB(q, bq);
+    ws.sparseMultiply(x, bq, users);
+    const gram = ws.matrix(width, width);
+    ws.crossProduct(users, gram);
+    const { vectors } = topEigenvectors(gram, rank);
+    const w = ws.matrix(width, rank);
+    w.data.set(vectors.data);
+    const output = ws.matrix(n, rank);
+    ws.multiply(q, w, output);
+    advance(TRAINING_PHASES.factors);
+    const input = ws.matrix(n, rank);
+    ws.multiply(bq, w, input);
+    advance(TRAINING_PHASES.input);
 
-  // M = (XB)ᵀ(XB), applied as Bᵀ(Xᵀ(X(B Y))) without forming it.
-  const applyM = (y: Dense): Dense =>
-    applyBt(sparseMultiplyTransposed(matrix.userItems, n, sparseMultiply(matrix.userItems, applyB(y))));
-  const normal = seededNormal(params.seed);
-  let q = dense(n, width);
-  for (let i = 0; i < q.data.length; i++) q.data[i] = normal();
-  q = applyM(q);
-  orthonormaliseColumns(q);
-  advance('subspace');
-  for (let it = 0; it < params.powerIterations; it++) {
-    q = applyM(q);
-    orthonormaliseColumns(q);
-    advance('subspace');
+    let top = 0;
+    for (const value of matrix.recentBuyers) top = Math.max(top, value);
+    const trend = matrix.recentBuyers.map((value) => (top > 0 ? value / top : 0));
+    return {
+      productIds: matrix.productIds,
+      rank,
+      // copies out of the workspace's shared memory
+      input: input.data.slice(),
+      output: output.data.slice(),
+      trend,
+      trendWeight: params.trendWeight,
+      params: { ...params, rank },
+      users: matrix.customerIds.length,
+    };
+  } finally {
+    ws.close();
   }
-  // Rayleigh-Ritz: the best rank-`rank` subspace of span(Q).
-  const fq = sparseMultiply(matrix.userItems, applyB(q));
-  const { vectors } = topEigenvectors(crossProduct(fq), rank);
-  const output = multiplyDense(q, vectors);
-  advance('factors');
-  const input = applyB(output);
-  advance('input vectors');
+}
 
-  let top = 0;
-  for (const value of matrix.recentBuyers) top = Math.max(top, value);
-  const trend = matrix.recentBuyers.map((value) => (top > 0 ? value / top : 0));
-  return {
-    productIds: matrix.productIds,
-    rank,
-    input: input.data,
-    output: output.data,
-    trend,
-    trendWeight: params.trendWeight,
-    params: { ...params, rank },
-    users: matrix.customerIds.length,
-  };
+/** out = diag(f)⁻¹ Y, row r of Y divided by f[r] (out may be Y). */
+function scaleRows(y: Dense, f: Float64Array, out: Dense): void {
+  const { rows, cols } = y;
+  for (let r = 0; r < rows; r++) {
+    const s = 1 / f[r]!;
+    for (let c = r * cols; c < (r + 1) * cols; c++) out.data[c] = s * y.data[c]!;
+  }
+}
+
+/** out = Y - Z (out may be Y). */
+function subtract(y: Dense, z: Dense, out: Dense): void {
+  for (let i = 0; i < y.data.length; i++) out.data[i] = y.data[i]! - z.data[i]!;
 }
 
 /** The stored product vector of the co-purchase model: [output_i, trendWeight * trend_i]. */

@@ -1,11 +1,10 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 
 /**
- * Dense linear algebra on row-major Float64Array matrices, for the co-purchase model. The large kernels
- * (a 3,658 x 3,658 Cholesky inverse, products of that matrix with a few hundred columns) are written here on
- * flat typed arrays with contiguous inner loops; ml-matrix (array-of-rows, JAMA ports) takes 40 s for
- * `CholeskyDecomposition.solve(I)` at n = 1,500 where these loops take about 1 s. The small symmetric
- * eigenproblem (a few hundred rows) is ml-matrix's.
+ * Linear algebra on row-major Float64Array matrices for the co-purchase model, beside the WebAssembly
+ * kernels of kernels.ts (the large products, the Cholesky factor and its inverse, the orthonormalisation):
+ * the transpose of a sparse matrix, the diagonal of the inverse, the small symmetric eigenproblem (a few
+ * hundred rows: ml-matrix's), and the seeded random numbers.
  */
 
 /** An n x m matrix stored row by row. */
@@ -19,51 +18,16 @@ export function dense(rows: number, cols: number): Dense {
   return { rows, cols, data: new Float64Array(rows * cols) };
 }
 
-/**
- * Cholesky factorisation of a symmetric positive definite n x n matrix, in place: the lower triangle of
- * `a` becomes L with A = L Lᵀ (the strict upper triangle is left as it was). Throws if A is not positive
- * definite.
- */
-export function choleskyInPlace(a: Float64Array, n: number): void {
-  for (let j = 0; j < n; j++) {
-    const rj = j * n;
-    let d = a[rj + j]!;
-    for (let k = 0; k < j; k++) d -= a[rj + k]! * a[rj + k]!;
-    if (!(d > 0)) throw new Error(`the matrix is not positive definite (pivot ${j})`);
-    d = Math.sqrt(d);
-    a[rj + j] = d;
-    const inv = 1 / d;
-    for (let i = j + 1; i < n; i++) {
-      const ri = i * n;
-      let x = a[ri + j]!;
-      for (let k = 0; k < j; k++) x -= a[ri + k]! * a[rj + k]!;
-      a[ri + j] = x * inv;
-    }
-  }
-}
-
-/**
- * The inverse Cholesky factor of a symmetric positive definite matrix: A = L Lᵀ, then M = L⁻¹ (lower
- * triangular) by forward substitution row by row, so that A⁻¹ = Mᵀ M. About 2n³/3 floating-point operations;
- * returns M and overwrites `a`. (A⁻¹ itself is never formed: it is applied as Mᵀ (M Y).)
- */
-export function inverseCholeskyFactor(a: Float64Array, n: number): Float64Array {
-  choleskyInPlace(a, n);
-  // Row i of M: M[i, :] = (e_i - sum_{k<i} L[i,k] M[k, :]) / L[i,i].
-  const m = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let k = 0; k < i; k++) {
-      const l = a[ri + k]!;
-      if (l === 0) continue;
-      const rk = k * n;
-      for (let j = 0; j <= k; j++) m[ri + j]! -= l * m[rk + j]!;
-    }
-    const inv = 1 / a[ri + i]!;
-    for (let j = 0; j < i; j++) m[ri + j]! *= inv;
-    m[ri + i] = inv;
-  }
-  return m;
+/** The transpose of a binary matrix given as each row's column indices (ascending): each column's rows. */
+export function transposeRows(rows: readonly Int32Array[], cols: number): Int32Array[] {
+  const counts = new Int32Array(cols);
+  for (const row of rows) for (const c of row) counts[c]!++;
+  const out = Array.from(counts, (count) => new Int32Array(count));
+  const filled = new Int32Array(cols);
+  rows.forEach((row, r) => {
+    for (const c of row) out[c]![filled[c]!++] = r;
+  });
+  return out;
 }
 
 /** The diagonal of Mᵀ M for a lower-triangular M: diag(A⁻¹) from the inverse Cholesky factor. */
@@ -74,175 +38,6 @@ export function inverseDiagonal(m: Float64Array, n: number): Float64Array {
     for (let j = 0; j <= k; j++) d[j]! += m[rk + j]! ** 2;
   }
   return d;
-}
-
-/** M Y for a lower-triangular n x n matrix M. */
-export function lowerMultiply(m: Float64Array, n: number, y: Dense): Dense {
-  const w = y.cols;
-  const out = dense(n, w);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    const oi = i * w;
-    for (let k = 0; k <= i; k++) {
-      const v = m[ri + k]!;
-      if (v === 0) continue;
-      const yk = k * w;
-      for (let j = 0; j < w; j++) out.data[oi + j]! += v * y.data[yk + j]!;
-    }
-  }
-  return out;
-}
-
-/** Mᵀ Y for a lower-triangular n x n matrix M. */
-export function lowerTransposedMultiply(m: Float64Array, n: number, y: Dense): Dense {
-  const w = y.cols;
-  const out = dense(n, w);
-  for (let k = 0; k < n; k++) {
-    const rk = k * n;
-    const yk = k * w;
-    for (let i = 0; i <= k; i++) {
-      const v = m[rk + i]!;
-      if (v === 0) continue;
-      const oi = i * w;
-      for (let j = 0; j < w; j++) out.data[oi + j]! += v * y.data[yk + j]!;
-    }
-  }
-  return out;
-}
-
-/** C = A Y for a square n x n matrix A and an n x m matrix Y. */
-export function multiply(a: Float64Array, n: number, y: Dense): Dense {
-  const m = y.cols;
-  const out = dense(n, m);
-  const yd = y.data;
-  const od = out.data;
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    const oi = i * m;
-    for (let k = 0; k < n; k++) {
-      const v = a[ri + k]!;
-      if (v === 0) continue;
-      const yk = k * m;
-      for (let j = 0; j < m; j++) od[oi + j]! += v * yd[yk + j]!;
-    }
-  }
-  return out;
-}
-
-/** C = Aᵀ Y for a square n x n matrix A and an n x m matrix Y. */
-export function multiplyTransposed(a: Float64Array, n: number, y: Dense): Dense {
-  const m = y.cols;
-  const out = dense(n, m);
-  const yd = y.data;
-  const od = out.data;
-  for (let k = 0; k < n; k++) {
-    const rk = k * n;
-    const yk = k * m;
-    for (let i = 0; i < n; i++) {
-      const v = a[rk + i]!;
-      if (v === 0) continue;
-      const oi = i * m;
-      for (let j = 0; j < m; j++) od[oi + j]! += v * yd[yk + j]!;
-    }
-  }
-  return out;
-}
-
-/** Xᵀ X for a binary users x items matrix given as each user's item indices. */
-export function gram(userItems: readonly Int32Array[], n: number): Float64Array {
-  const g = new Float64Array(n * n);
-  for (const items of userItems) {
-    for (let a = 0; a < items.length; a++) {
-      const ra = items[a]! * n;
-      for (let b = 0; b < items.length; b++) g[ra + items[b]!]! += 1;
-    }
-  }
-  return g;
-}
-
-/** X Y for a binary users x items matrix (each user's item indices) and an items x m matrix Y. */
-export function sparseMultiply(userItems: readonly Int32Array[], y: Dense): Dense {
-  const m = y.cols;
-  const out = dense(userItems.length, m);
-  userItems.forEach((items, u) => {
-    const ou = u * m;
-    for (const item of items) {
-      const yi = item * m;
-      for (let j = 0; j < m; j++) out.data[ou + j]! += y.data[yi + j]!;
-    }
-  });
-  return out;
-}
-
-/** Xᵀ W for a binary users x items matrix (each user's item indices) and a users x m matrix W. */
-export function sparseMultiplyTransposed(userItems: readonly Int32Array[], n: number, w: Dense): Dense {
-  const m = w.cols;
-  const out = dense(n, m);
-  userItems.forEach((items, u) => {
-    const wu = u * m;
-    for (const item of items) {
-      const oi = item * m;
-      for (let j = 0; j < m; j++) out.data[oi + j]! += w.data[wu + j]!;
-    }
-  });
-  return out;
-}
-
-/** Aᵀ A for an n x m matrix A (m x m). */
-export function crossProduct(a: Dense): Dense {
-  const { rows, cols } = a;
-  const out = dense(cols, cols);
-  for (let r = 0; r < rows; r++) {
-    const ar = r * cols;
-    for (let i = 0; i < cols; i++) {
-      const v = a.data[ar + i]!;
-      if (v === 0) continue;
-      const oi = i * cols;
-      for (let j = 0; j <= i; j++) out.data[oi + j]! += v * a.data[ar + j]!;
-    }
-  }
-  for (let i = 0; i < cols; i++) for (let j = 0; j < i; j++) out.data[j * cols + i] = out.data[i * cols + j]!;
-  return out;
-}
-
-/**
- * Orthonormalises the columns of an n x m matrix in place (modified Gram-Schmidt, run twice: "twice is
- * enough" for orthogonality to working precision). A column that vanishes is left at zero.
- */
-export function orthonormaliseColumns(a: Dense): void {
-  const { rows, cols, data } = a;
-  for (let pass = 0; pass < 2; pass++) {
-    for (let j = 0; j < cols; j++) {
-      for (let p = 0; p < j; p++) {
-        let d = 0;
-        for (let r = 0; r < rows; r++) d += data[r * cols + p]! * data[r * cols + j]!;
-        if (d === 0) continue;
-        for (let r = 0; r < rows; r++) data[r * cols + j]! -= d * data[r * cols + p]!;
-      }
-      let norm = 0;
-      for (let r = 0; r < rows; r++) norm += data[r * cols + j]! ** 2;
-      norm = Math.sqrt(norm);
-      const scale = norm > 1e-300 ? 1 / norm : 0;
-      for (let r = 0; r < rows; r++) data[r * cols + j]! *= scale;
-    }
-  }
-}
-
-/** C = A S for an n x m matrix A and an m x k matrix S. */
-export function multiplyDense(a: Dense, s: Dense): Dense {
-  const out = dense(a.rows, s.cols);
-  const k = s.cols;
-  for (let r = 0; r < a.rows; r++) {
-    const ar = r * a.cols;
-    const or = r * k;
-    for (let p = 0; p < a.cols; p++) {
-      const v = a.data[ar + p]!;
-      if (v === 0) continue;
-      const sp = p * k;
-      for (let j = 0; j < k; j++) out.data[or + j]! += v * s.data[sp + j]!;
-    }
-  }
-  return out;
 }
 
 /**

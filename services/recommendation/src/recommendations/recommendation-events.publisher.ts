@@ -55,9 +55,9 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
   }
 
   /** Schedules the event of an answer ranked by `model`; returns at once. */
-  publishSoon(userId: number, model: string, purchasesHash: string, products: RecommendedProduct[]): void {
+  publishSoon(userId: number, model: string, purchases: string, products: RecommendedProduct[]): void {
     const productIds = products.map((p) => p.product_id);
-    const id = recommendationEventId(model, String(userId), productIds, purchasesHash);
+    const id = recommendationEventId(model, String(userId), productIds, purchases);
     if (this.published.has(id) || this.pending.has(id)) return;
     this.pending.set(id, {
       id,

@@ -11,6 +11,8 @@ import {
   copurchaseInputVector,
   copurchaseItemVector,
   trainCopurchase,
+  type CopurchaseFactors,
+  type PurchaseRecord,
   type TrainingProgress,
 } from '../models/copurchase.js';
 import { HYBRID_PARAMS, hybridItemVector } from '../models/hybrid.js';
@@ -50,6 +52,79 @@ export async function modelsAreStale(
   return fresh ? undefined : state;
 }
 
+/** What a training stores: each model's row and its products' vectors. */
+export type ModelsToStore = Parameters<TrainingRepository['store']>[0];
+
+/**
+ * The co-purchase model's and the hybrid's rows and vectors: the hybrid's products are those of either
+ * part (a missing part is zero), with the description vectors of `descriptions`.
+ */
+export function modelsToStore(
+  factors: CopurchaseFactors,
+  descriptions: Map<string, Float32Array>,
+  trained: { descriptionModel: string; state: TrainingState; asOf: Date; trainingMs: number },
+): ModelsToStore {
+  const { descriptionModel, state, asOf, trainingMs } = trained;
+  const from = trainedFrom(state, descriptionModel);
+  const dimensions = descriptions.values().next().value?.length ?? 0;
+  const index = new Map(factors.productIds.map((id, i) => [id, i]));
+  const copurchaseRows: FactorRow[] = factors.productIds.map((productId, i) => ({
+    productId,
+    item: copurchaseItemVector(factors, i),
+    input: copurchaseInputVector(factors, i),
+  }));
+  const zeros = new Float32Array(factors.rank);
+  const hybridRows: FactorRow[] = [...new Set([...factors.productIds, ...descriptions.keys()])]
+    .sort()
+    .map((productId) => {
+      const i = index.get(productId);
+      return {
+        productId,
+        item: hybridItemVector(descriptions.get(productId), dimensions, factors, i, HYBRID_PARAMS),
+        input: i === undefined ? zeros : copurchaseInputVector(factors, i),
+      };
+    });
+  const common = { customers: factors.users, products: factors.productIds.length, trainingMs };
+  const copurchaseParams = { ...factors.params, as_of: asOf.toISOString() };
+  return [
+    {
+      model: {
+        model: COPURCHASE_MODEL,
+        kind: 'copurchase',
+        dimensions: factors.rank + 1,
+        params: copurchaseParams,
+        trainedFrom: from.copurchase,
+        ...common,
+      },
+      rows: copurchaseRows,
+    },
+    {
+      model: {
+        model: hybridModel(descriptionModel),
+        kind: 'hybrid',
+        dimensions: dimensions + factors.rank + 1,
+        params: {
+          ...copurchaseParams,
+          ...HYBRID_PARAMS,
+          description_model: descriptionModel,
+          description_dimensions: dimensions,
+          description_version: state.descriptionVersion,
+        },
+        trainedFrom: from.hybrid,
+        ...common,
+      } satisfies StoredModel,
+      rows: hybridRows,
+    },
+  ];
+}
+
+/** "Now" for the trend term: just after the last purchase in `records`. */
+export function trainingAsOf(records: readonly PurchaseRecord[]): Date {
+  let last = -Infinity;
+  for (const record of records) last = Math.max(last, record.lastPurchasedAt.getTime());
+  return new Date(last + 1);
+}
+
 /**
  * Trains the co-purchase model on every customer's purchases, builds the hybrid over `descriptionModel`, and
  * stores both (product_factors, one transaction). Does nothing when both were trained from the current state,
@@ -76,8 +151,7 @@ export async function trainModels(
   const records = await repository.purchases();
   if (records.length === 0)
     throw new Error('there are no purchases to learn from: run `npm run ingest` first');
-  // "Now" for the trend term: just after the last purchase in the data.
-  const asOf = new Date(Math.max(...records.map((r) => r.lastPurchasedAt.getTime())) + 1);
+  const asOf = trainingAsOf(records);
   const started = Date.now();
   const matrix = buildPurchaseMatrix(records, asOf, COPURCHASE_PARAMS.trendDays);
   const factors = trainCopurchase(matrix, COPURCHASE_PARAMS, options.progress);
@@ -85,56 +159,7 @@ export async function trainModels(
 
   const storing = Date.now();
   const descriptions = await repository.descriptionVectors(descriptionModel);
-  const dimensions = descriptions.values().next().value?.length ?? 0;
-  const index = new Map(factors.productIds.map((id, i) => [id, i]));
-  const copurchaseRows: FactorRow[] = factors.productIds.map((productId, i) => ({
-    productId,
-    item: copurchaseItemVector(factors, i),
-    input: copurchaseInputVector(factors, i),
-  }));
-  const zeros = new Float32Array(factors.rank);
-  const hybridRows: FactorRow[] = [...new Set([...factors.productIds, ...descriptions.keys()])]
-    .sort()
-    .map((productId) => {
-      const i = index.get(productId);
-      return {
-        productId,
-        item: hybridItemVector(descriptions.get(productId), dimensions, factors, i, HYBRID_PARAMS),
-        input: i === undefined ? zeros : copurchaseInputVector(factors, i),
-      };
-    });
-  const common = { customers: factors.users, products: factors.productIds.length, trainingMs };
-  const copurchaseParams = { ...factors.params, as_of: asOf.toISOString() };
-  await repository.store([
-    {
-      model: {
-        model: COPURCHASE_MODEL,
-        kind: 'copurchase',
-        dimensions: factors.rank + 1,
-        params: copurchaseParams,
-        trainedFrom: from.copurchase,
-        ...common,
-      },
-      rows: copurchaseRows,
-    },
-    {
-      model: {
-        model: hybridName,
-        kind: 'hybrid',
-        dimensions: dimensions + factors.rank + 1,
-        params: {
-          ...copurchaseParams,
-          ...HYBRID_PARAMS,
-          description_model: descriptionModel,
-          description_dimensions: dimensions,
-          description_version: state.descriptionVersion,
-        },
-        trainedFrom: from.hybrid,
-        ...common,
-      } satisfies StoredModel,
-      rows: hybridRows,
-    },
-  ]);
+  await repository.store(modelsToStore(factors, descriptions, { descriptionModel, state, asOf, trainingMs }));
   return {
     trained: true,
     models,

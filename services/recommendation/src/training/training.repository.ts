@@ -1,14 +1,12 @@
-import { vectorLiteral, type Database } from '@retail/common';
+import type { Database, DatabaseClient } from '@retail/common';
 import type { PurchaseRecord } from '../models/copurchase.js';
-
-/** Rows per INSERT statement when storing a model's vectors. */
-const BATCH = 250;
+import { copyIn, copyOut } from './copy-binary.js';
 
 /** What the models learned from purchases depend on, now. */
 export interface TrainingState {
   /** Digest of every customer's user-item rows (products, counts, dates). */
   purchasesDigest: string;
-  /** The description model's vectors version (embedding_models), 0 when it has none. */
+  /** The description model's vectors version (model_versions), 0 when it has none. */
   descriptionVersion: number;
 }
 
@@ -36,7 +34,7 @@ export class TrainingRepository {
   async state(descriptionModel: string): Promise<TrainingState> {
     const { rows } = await this.db.query<{ digest: string | null; version: number | null }>(
       `SELECT (SELECT md5(string_agg(customer_id::text || ':' || items_hash, ',' ORDER BY customer_id)) FROM customers) AS digest,
-              (SELECT version FROM embedding_models WHERE model = $1) AS version`,
+              (SELECT version FROM model_versions WHERE model = $1) AS version`,
       [descriptionModel],
     );
     return { purchasesDigest: rows[0]?.digest ?? 'empty', descriptionVersion: rows[0]?.version ?? 0 };
@@ -53,36 +51,47 @@ export class TrainingRepository {
 
   /** Every (customer, merchandise product) bought, with the last time it was bought. */
   async purchases(): Promise<PurchaseRecord[]> {
-    const { rows } = await this.db.query<{
-      customer_id: number;
-      product_id: string;
-      last_purchased_at: string;
-    }>(
-      `SELECT ui.customer_id, ui.product_id, ui.last_purchased_at
-         FROM user_items ui JOIN products p ON p.product_id = ui.product_id AND p.is_merchandise`,
+    const reader = await this.withClient((client) =>
+      copyOut(
+        client,
+        `SELECT ui.customer_id, ui.product_id, ui.last_purchased_at::text
+           FROM user_items ui JOIN products p ON p.product_id = ui.product_id AND p.is_merchandise`,
+      ),
     );
-    // Timestamps are the shop-local text of the file, read as local time (as the evaluation does).
-    return rows.map((row) => ({
-      customerId: row.customer_id,
-      productId: row.product_id,
-      lastPurchasedAt: new Date(row.last_purchased_at.replace(' ', 'T')),
-    }));
+    // Timestamps are the shop-local text of the file, read as local time (as the evaluation does); an
+    // invoice's lines share theirs, each parsed once.
+    const times = new Map<string, Date>();
+    const out: PurchaseRecord[] = [];
+    while (reader.nextRow()) {
+      const customerId = reader.int32();
+      const productId = reader.text();
+      const text = reader.text();
+      let lastPurchasedAt = times.get(text);
+      if (!lastPurchasedAt) times.set(text, (lastPurchasedAt = new Date(text.replace(' ', 'T'))));
+      out.push({ customerId, productId, lastPurchasedAt });
+    }
+    return out;
   }
 
   /** The description vectors of the merchandise products in `model`. */
   async descriptionVectors(model: string): Promise<Map<string, Float32Array>> {
-    const { rows } = await this.db.query<{ product_id: string; embedding: Float32Array }>(
-      `SELECT e.product_id, e.embedding FROM product_embeddings e
-         JOIN products p ON p.product_id = e.product_id AND p.is_merchandise
-        WHERE e.model = $1`,
-      [model],
+    const reader = await this.withClient((client) =>
+      copyOut(
+        client,
+        `SELECT e.product_id, e.embedding FROM product_embeddings e
+           JOIN products p ON p.product_id = e.product_id AND p.is_merchandise
+          WHERE e.model = ${client.escapeLiteral(model)}`,
+      ),
     );
-    return new Map(rows.map((row) => [row.product_id, row.embedding]));
+    const out = new Map<string, Float32Array>();
+    while (reader.nextRow()) out.set(reader.text(), reader.vector());
+    return out;
   }
 
   /**
-   * Replaces the models' rows and vectors in one transaction: a ranking never sees half a model. Products
-   * no longer in the catalog are skipped.
+   * Replaces the models' rows and vectors in one transaction (a ranking never sees half a model, a training
+   * stopped half-way leaves the previous models); the vectors go in with a binary COPY. Products no longer
+   * in the catalog are skipped.
    */
   async store(models: { model: StoredModel; rows: FactorRow[] }[]): Promise<void> {
     const client = await this.db.connect();
@@ -107,26 +116,37 @@ export class TrainingRepository {
           ],
         );
         await client.query('DELETE FROM product_factors WHERE model = $1', [model.model]);
-        for (let i = 0; i < rows.length; i += BATCH) {
-          const batch = rows.slice(i, i + BATCH);
-          await client.query(
-            `INSERT INTO product_factors (model, product_id, item_vector, input_vector)
-             SELECT $1, v.product_id, v.item::vector, v.input::vector
-               FROM unnest($2::text[], $3::text[], $4::text[]) AS v (product_id, item, input)
-               JOIN products p ON p.product_id = v.product_id`,
-            [
-              model.model,
-              batch.map((row) => row.productId),
-              batch.map((row) => vectorLiteral(row.item)),
-              batch.map((row) => vectorLiteral(row.input)),
-            ],
-          );
-        }
+        const { rows: known } = await client.query<{ product_id: string }>(
+          'SELECT product_id FROM products WHERE product_id = ANY($1::text[])',
+          [rows.map((row) => row.productId)],
+        );
+        const catalog = new Set(known.map((row) => row.product_id));
+        await copyIn(
+          client,
+          'product_factors (model, product_id, item_vector, input_vector)',
+          rows.filter((row) => catalog.has(row.productId)),
+          (writer, row) => {
+            writer.row(4);
+            writer.text(model.model);
+            writer.text(row.productId);
+            writer.vector(row.item);
+            writer.vector(row.input);
+          },
+        );
       }
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async withClient<T>(body: (client: DatabaseClient) => Promise<T>): Promise<T> {
+    const client = await this.db.connect();
+    try {
+      return await body(client);
     } finally {
       client.release();
     }

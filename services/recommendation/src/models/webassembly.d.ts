@@ -1,6 +1,6 @@
 /**
- * The part of the WebAssembly JavaScript API the rankings use (Node has it all; TypeScript declares it only
- * in the DOM and web-worker libraries, which the services do not load).
+ * The part of the WebAssembly JavaScript API the training's kernels use (Node has it all; TypeScript declares
+ * it only in the DOM and web-worker libraries, which the services do not load).
  */
 declare namespace WebAssembly {
   class Module {
@@ -8,7 +8,8 @@ declare namespace WebAssembly {
   }
   class Memory {
     constructor(descriptor: { initial: number; maximum?: number; shared?: boolean });
-    readonly buffer: ArrayBuffer;
+    /** A SharedArrayBuffer for a shared memory; a new one (over the same memory) after each grow. */
+    readonly buffer: ArrayBufferLike;
     grow(pages: number): number;
   }
   class Instance {
