@@ -25,6 +25,7 @@ export default {
   moduleNameMapper: {
     '^@retail/contracts$': '<rootDir>/services/contracts/src/index.ts',
     '^@retail/contracts/rules$': '<rootDir>/services/contracts/src/rules.ts',
+    '^@retail/client$': '<rootDir>/services/client/src/index.ts',
     '^@retail/common$': '<rootDir>/services/common/src/index.ts',
     '^@retail/common/migrate$': '<rootDir>/services/common/src/db/migrate.ts',
     '^@retail/common/progress$': '<rootDir>/services/common/src/progress/progress-reporter.ts',

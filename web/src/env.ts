@@ -24,4 +24,10 @@ export const variables = defineEnvVars({
       return url.origin;
     },
   },
+  GATEWAY_API_KEY: {
+    description:
+      "One of the gateway's API_KEYS, sent with every forwarded request: needed only when the gateway has " +
+      'API_KEYS_REQUIRED_FOR_READS=true (default: none).',
+    schema: (value: string | undefined): string | undefined => value?.trim() || undefined,
+  },
 });

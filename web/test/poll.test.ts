@@ -11,10 +11,13 @@ let answers: Record<string, Status[]>;
 let polls: string[][];
 const realFetch = globalThis.fetch;
 
+// The page's client calls its own origin.
+Object.defineProperty(globalThis, 'location', { value: new URL('http://shop.test/retail_shop') });
+
 beforeEach(() => {
   polls = [];
   globalThis.fetch = ((input: string | URL | Request) => {
-    const url = new URL(String(input), 'http://shop.test');
+    const url = new URL(input instanceof Request ? input.url : String(input));
     const ids = url.searchParams.get('product_ids')!.split(',');
     polls.push(ids);
     const explanations = ids.map((product_id) => {

@@ -205,6 +205,20 @@ describe('the web server', () => {
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ statusCode: 400 });
 
+    // What a cache and a client need passes through: the ETag (and the 304 for a list that has not changed),
+    // how to cache, the rate limit, the next page.
+    const purchases = await fetch(`${webUrl}/api/users/${FIRST}/purchases`);
+    const etag = purchases.headers.get('etag');
+    expect(etag).toMatch(/^"[^"]+"$/);
+    expect(purchases.headers.get('cache-control')).toBe('private, no-cache');
+    expect(Number(purchases.headers.get('ratelimit-limit'))).toBeGreaterThan(0);
+    const again = await fetch(`${webUrl}/api/users/${FIRST}/purchases`, {
+      headers: { 'if-none-match': etag! },
+    });
+    expect(again.status).toBe(304);
+    expect(again.headers.get('etag')).toBe(etag);
+    expect(users.headers.get('link')).toBe('</api/users?limit=3&offset=3&query=1785>; rel="next"');
+
     const home = await fetch(`${webUrl}/`, { redirect: 'manual' });
     expect(home.status).toBe(307);
     expect(home.headers.get('location')).toBe('/retail_shop');

@@ -99,3 +99,68 @@ describe('the served recommendation model', () => {
     );
   });
 });
+
+describe('the HTTP API settings', () => {
+  it('reads the API settings: keys, limits, trusted proxies and CORS origins', () => {
+    expect(loadConfig({}).api).toEqual({
+      keys: [],
+      keysRequiredForReads: false,
+      readsPerMinute: 6000,
+      writesPerMinute: 600,
+      trustedProxies: ['loopback'],
+      corsOrigins: [],
+    });
+    const config = loadConfig({
+      API_KEYS: ' key-one-0123456789abcdef , key-two-0123456789abcdef ',
+      API_KEYS_REQUIRED_FOR_READS: 'true',
+      RATE_LIMIT_READS_PER_MINUTE: '0',
+      TRUSTED_PROXIES: '10.0.0.0/8, ::1, uniquelocal',
+      CORS_ORIGINS: 'https://shop.example, http://localhost:5173',
+    });
+    expect(config.api).toEqual({
+      keys: ['key-one-0123456789abcdef', 'key-two-0123456789abcdef'],
+      keysRequiredForReads: true,
+      readsPerMinute: 0,
+      writesPerMinute: 600,
+      trustedProxies: ['10.0.0.0/8', '::1', 'uniquelocal'],
+      corsOrigins: ['https://shop.example', 'http://localhost:5173'],
+    });
+    expect(loadConfig({ TRUSTED_PROXIES: 'none' }).api.trustedProxies).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).api.corsOrigins).toEqual(['*']);
+  });
+
+  it('refuses weak API keys, odd proxies and origins, and reads that need a key nobody has', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return '';
+      } catch (error) {
+        return (error as ConfigError).problems.join('\n');
+      }
+    };
+    const weak = problems({ API_KEYS: 'short-secret' });
+    expect(weak).toMatch(/^API_KEYS: each key must be 16 to 512 printable characters/);
+    expect(weak).not.toContain('short-secret');
+    expect(problems({ API_KEYS: 'a key with spaces in it' })).toMatch(/^API_KEYS:/);
+    expect(problems({ API_KEYS_REQUIRED_FOR_READS: 'true' })).toMatch(
+      /API_KEYS_REQUIRED_FOR_READS: set API_KEYS/,
+    );
+    expect(problems({ API_KEYS_REQUIRED_FOR_READS: 'yes' })).toMatch(
+      /API_KEYS_REQUIRED_FOR_READS: must be true/,
+    );
+    expect(problems({ TRUSTED_PROXIES: 'proxy.example' })).toMatch(/^TRUSTED_PROXIES:/);
+    expect(problems({ TRUSTED_PROXIES: '10.0.0.0/33' })).toMatch(/^TRUSTED_PROXIES:/);
+    expect(problems({ TRUSTED_PROXIES: 'none, 10.0.0.1' })).toMatch(/`none` cannot be listed with proxies/);
+    expect(problems({ CORS_ORIGINS: 'https://shop.example/path' })).toMatch(/^CORS_ORIGINS:/);
+    expect(problems({ CORS_ORIGINS: 'shop.example' })).toMatch(/^CORS_ORIGINS:/);
+    expect(problems({ RATE_LIMIT_WRITES_PER_MINUTE: '-1' })).toMatch(/^RATE_LIMIT_WRITES_PER_MINUTE:/);
+  });
+
+  it('never shows an API key in what it describes', () => {
+    const config = loadConfig({ API_KEYS: 'secret-key-0123456789abcdef' });
+    const text = JSON.stringify(describeConfig(config));
+    expect(text).not.toContain('secret-key-0123456789abcdef');
+    expect(describeConfig(config).api).toMatchObject({ keys: '1 set (***)' });
+    expect(describeConfig(loadConfig({})).api).toMatchObject({ keys: '(not set)' });
+  });
+});

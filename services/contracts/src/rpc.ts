@@ -1,4 +1,4 @@
-import type { ListUsersQuery, UsersPage } from './http/users.js';
+import type { ListUsersQuery, UsersList } from './http/users.js';
 
 /**
  * The request/response messages between the gateway and the recommendation service (@nestjs/microservices,
@@ -9,16 +9,25 @@ export const RecommendationPatterns = {
   UserPurchases: 'users.purchases',
   UserExists: 'users.exists',
   Recommendations: 'users.recommendations',
+  KnownProducts: 'products.known',
   Health: 'health',
 } as const;
 
 export type ListUsersRequest = ListUsersQuery;
-export type ListUsersResponse = UsersPage;
+export type ListUsersResponse = UsersList;
 export interface UserRequest {
   userId: number;
 }
 export interface UserExistsResponse {
   exists: boolean;
+}
+/** products.known: which of these product ids the catalog holds. */
+export interface KnownProductsRequest {
+  productIds: string[];
+}
+export interface KnownProductsResponse {
+  /** The ids of the request that are in the catalog, in the request's order. */
+  known: string[];
 }
 /** Answered with a RankedList; users.purchases with PurchasesResponse (the HTTP shapes). */
 export interface RecommendationsRequest {

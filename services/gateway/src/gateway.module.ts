@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ClientsModule, Transport } from '@nestjs/microservices';
 import { StandardSchemaValidationPipe, BadRequestException } from '@nestjs/common';
 import type { AppConfig } from '@retail/common';
 import { APP_CONFIG, CorkedJsonSocket } from '@retail/common/nest';
+import { AccessGuard } from './access/access.guard.js';
+import { RateLimits } from './access/rate-limits.js';
 import { ExplanationLookupService } from './explanations/explanation-lookup.service.js';
 import { HealthController } from './health/health.controller.js';
 import { JsonErrorsFilter } from './http/json-errors.filter.js';
@@ -17,8 +19,9 @@ import { UserRecommendationsService } from './users/user-recommendations.service
 import { UsersController } from './users/users.controller.js';
 
 /**
- * The gateway: the HTTP API (users, recommendations, explanations, health, metrics, the OpenAPI document),
- * the queue dashboard, and the client of the recommendation service. Its process runs withCore(it).
+ * The gateway: the HTTP API (users, recommendations, explanations, health, metrics, the OpenAPI document)
+ * behind its access guard (API keys, rate limits), the queue dashboard, and the client of the
+ * recommendation service. Its process runs withCore(it).
  */
 @Module({
   imports: [
@@ -43,6 +46,8 @@ import { UsersController } from './users/users.controller.js';
     ExplanationLookupService,
     UserRecommendationsService,
     QueuesService,
+    RateLimits,
+    { provide: APP_GUARD, useClass: AccessGuard },
     { provide: APP_FILTER, useClass: JsonErrorsFilter },
     {
       provide: APP_PIPE,

@@ -12,6 +12,8 @@ import { closeTestStores, eventually, insertShop, openTestStores, runCli } from 
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 const fixtures = path.join(import.meta.dirname, '..', '..', 'ingestion', 'test', 'fixtures');
+/** A storefront on another origin, allowed by CORS_ORIGINS. */
+const SHOP = 'https://shop.example';
 
 let db: Database;
 let redis: RedisClient;
@@ -21,7 +23,7 @@ let events: Queue<ExplanationJob>;
 beforeAll(async () => {
   ({ db, redis } = await openTestStores());
   await loadCatalog('small.csv');
-  stack = await startStack();
+  stack = await startStack({ CORS_ORIGINS: `${SHOP}, https://other.example` });
   events = createQueue<ExplanationJob>(QueueNames.Explanations, stack.config);
 });
 
@@ -42,13 +44,42 @@ describe('GET /api/users', () => {
         { user_id: '13047', products_bought: 3, country: 'United Kingdom' },
         { user_id: '17850', products_bought: 3, country: 'United Kingdom' },
       ],
+      next_offset: null,
     });
     const filtered = await stack.get('/api/users?query=1&limit=1&offset=1');
     expect(filtered.body).toEqual({
       total: 3,
       users: [{ user_id: '13047', products_bought: 3, country: 'United Kingdom' }],
+      next_offset: 2,
     });
-    expect((await stack.get('/api/users?query=9')).body).toEqual({ total: 0, users: [] });
+    expect((await stack.get('/api/users?query=9')).body).toEqual({ total: 0, users: [], next_offset: null });
+  });
+
+  it('gives the next page as next_offset and as a Link header, until the last page', async () => {
+    const pages: string[][] = [];
+    let path: string | undefined = '/api/users?limit=2';
+    while (path) {
+      const response = await fetch(`${stack.url}${path}`);
+      const body = (await response.json()) as { users: { user_id: string }[]; next_offset: number | null };
+      pages.push(body.users.map((u) => u.user_id));
+      const link = response.headers.get('link');
+      if (body.next_offset === null) {
+        expect(link).toBeNull();
+        path = undefined;
+      } else {
+        expect(link).toBe(`</api/users?limit=2&offset=${body.next_offset}>; rel="next"`);
+        path = /^<([^>]+)>; rel="next"$/.exec(link!)![1];
+      }
+    }
+    expect(pages).toEqual([['12583', '13047'], ['17850']]);
+    const filtered = await fetch(`${stack.url}/api/users?query=1&limit=1`);
+    expect(filtered.headers.get('link')).toBe('</api/users?limit=1&offset=1&query=1>; rel="next"');
+    // Past the end: an empty page, no next one.
+    expect((await stack.get('/api/users?offset=10')).body).toEqual({
+      total: 3,
+      users: [],
+      next_offset: null,
+    });
   });
 });
 
@@ -174,6 +205,7 @@ describe('GET /api/users/{user_id}/recommendations', () => {
   it('follows new purchases: a list computed before an ingestion is not served after it', async () => {
     const before = await stack.get('/api/users/17850/recommendations');
     expect(before.body.recommendations.map((r: any) => r.product_id)).toContain('22632');
+    const beforeTag = (await fetch(`${stack.url}/api/users/17850/recommendations`)).headers.get('etag')!;
     // malformed.csv has customer 17850 buying 22632 (and 85123A) only.
     expect(
       (
@@ -187,6 +219,13 @@ describe('GET /api/users/{user_id}/recommendations', () => {
     try {
       const after = await stack.get('/api/users/17850/recommendations');
       expect(after.body.recommendations.map((r: any) => r.product_id)).not.toContain('22632');
+      // A client revalidating the list it holds gets the new one, not a 304.
+      const revalidated = await fetch(`${stack.url}/api/users/17850/recommendations`, {
+        headers: { 'if-none-match': beforeTag },
+      });
+      expect(revalidated.status).toBe(200);
+      expect(revalidated.headers.get('etag')).not.toBe(beforeTag);
+      expect(await revalidated.json()).toEqual(after.body);
     } finally {
       expect(
         (
@@ -198,6 +237,91 @@ describe('GET /api/users/{user_id}/recommendations', () => {
         ).code,
       ).toBe(0);
     }
+  });
+});
+
+describe('conditional requests', () => {
+  it.each(['/api/users/17850/purchases', '/api/users/17850/recommendations?top_n=2'])(
+    '%s: an ETag, revalidated by every cache, and 304 while it is current',
+    async (path) => {
+      const first = await fetch(`${stack.url}${path}`);
+      expect(first.status).toBe(200);
+      const etag = first.headers.get('etag')!;
+      expect(etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
+      expect(first.headers.get('cache-control')).toBe('private, no-cache');
+      const body = await first.text();
+
+      const same = await fetch(`${stack.url}${path}`);
+      expect(same.headers.get('etag')).toBe(etag);
+      expect(await same.text()).toBe(body);
+
+      for (const ifNoneMatch of [etag, `W/${etag}`, `"something-else", ${etag}`, '*']) {
+        const again = await fetch(`${stack.url}${path}`, { headers: { 'if-none-match': ifNoneMatch } });
+        expect({ ifNoneMatch, status: again.status }).toEqual({ ifNoneMatch, status: 304 });
+        expect(again.headers.get('etag')).toBe(etag);
+        expect(again.headers.get('cache-control')).toBe('private, no-cache');
+        expect(await again.text()).toBe('');
+      }
+      const stale = await fetch(`${stack.url}${path}`, { headers: { 'if-none-match': '"an-old-version"' } });
+      expect(stale.status).toBe(200);
+      expect(await stale.text()).toBe(body);
+    },
+  );
+
+  it('a different answer has a different ETag; errors have none', async () => {
+    const etagOf = async (path: string) => (await fetch(`${stack.url}${path}`)).headers.get('etag');
+    expect(await etagOf('/api/users/17850/recommendations')).not.toBe(
+      await etagOf('/api/users/13047/recommendations'),
+    );
+    expect(await etagOf('/api/users/17850/purchases')).not.toBe(await etagOf('/api/users/13047/purchases'));
+    const missing = await fetch(`${stack.url}/api/users/99999/purchases`, {
+      headers: { 'if-none-match': '*' },
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('etag')).toBeNull();
+  });
+});
+
+describe('CORS (CORS_ORIGINS)', () => {
+  it('answers the preflight of an allowed origin', async () => {
+    const preflight = await fetch(`${stack.url}/api/users/17850/recommendations?top_n=2`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: SHOP,
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'if-none-match, authorization',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(SHOP);
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('GET');
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('if-none-match');
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+    expect(Number(preflight.headers.get('access-control-max-age'))).toBeGreaterThan(0);
+  });
+
+  it('lets an allowed origin read the answer and its ETag and rate-limit headers', async () => {
+    const answer = await fetch(`${stack.url}/api/users/17850/purchases`, { headers: { origin: SHOP } });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('access-control-allow-origin')).toBe(SHOP);
+    const exposed = answer.headers
+      .get('access-control-expose-headers')!
+      .toLowerCase()
+      .split(/\s*,\s*/);
+    expect(exposed).toEqual(expect.arrayContaining(['etag', 'link', 'retry-after', 'ratelimit-remaining']));
+    expect(answer.headers.get('vary')?.toLowerCase()).toContain('origin');
+  });
+
+  it('gives any other origin nothing', async () => {
+    const answer = await fetch(`${stack.url}/api/users/17850/purchases`, {
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(answer.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await fetch(`${stack.url}/api/users/17850/purchases`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
 
@@ -219,10 +343,24 @@ describe('bad input: a clear JSON error, never a stack trace', () => {
     ['/api/users/17850/recommendations?top_n=abc', 400, 'top_n must be an integer from 1 to 100'],
     ['/api/users/17850/recommendations?top_n=', 400, 'top_n must be an integer from 1 to 100'],
     ['/api/users/17850/recommendations?top_n=1e2', 400, 'top_n must be an integer from 1 to 100'],
+    ['/api/users/17850/recommendations?top_n=%205', 400, 'top_n must be an integer from 1 to 100'],
+    ['/api/users/17850/recommendations?top_n=1&top_n=2', 400, 'top_n must be an integer from 1 to 100'],
+    ['/api/users?offset=-1', 400, 'offset must be an integer from 0 to 9999999'],
+    ['/api/users?limit=1001', 400, 'limit must be an integer from 1 to 1000'],
     ['/api/users?limit=0', 400, 'limit must be an integer from 1 to 1000'],
     ['/api/users?query=abc', 400, 'query must be digits'],
     ['/api/users/17850/recommendations/explanations', 400, 'product_ids is required'],
     ['/api/users/17850/recommendations/explanations?product_ids=%3Cscript%3E', 400, 'malformed product id'],
+    [
+      '/api/users/17850/recommendations/explanations?product_ids=22632,NOPE',
+      404,
+      'no product has the id NOPE',
+    ],
+    [
+      '/api/users/17850/recommendations/explanations?product_ids=NOPE,22632,X-1',
+      404,
+      'no products have the ids NOPE, X-1',
+    ],
     [`/api/users/${'1'.repeat(50)}/recommendations`, 400, 'user_id is too long'],
     ['/api/nothing-here', 404, 'Cannot GET /api/nothing-here'],
   ])('%s -> %i', async (url, status, message) => {

@@ -70,7 +70,8 @@ describe('with Redis away', () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // a few reconnection attempts
     const aboutRedis = logged.filter((line) => /redis|ECONNREFUSED/i.test(line));
     expect(aboutRedis.length).toBeGreaterThan(0);
-    expect(aboutRedis.length).toBeLessThanOrEqual(3); // the request client, the queues, explanation requests
+    // the request client, the queues, explanation requests, the rate limits (failing open)
+    expect(aboutRedis.length).toBeLessThanOrEqual(4);
     expect(logged.filter((line) => line.startsWith('error'))).toEqual([]);
   });
 

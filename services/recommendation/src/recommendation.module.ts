@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { HealthMessagesController } from './health/health-messages.controller.js';
+import { ProductMessagesController } from './products/product-messages.controller.js';
+import { ProductsRepository } from './products/products.repository.js';
 import { PurchasesRepository } from './purchases/purchases.repository.js';
 import { PurchasesService } from './purchases/purchases.service.js';
 import { KeptListsService } from './ranking/kept-lists.service.js';
@@ -22,10 +24,16 @@ import { RpcMetricsInterceptor } from './rpc-metrics.interceptor.js';
  * from purchases, answered over TCP. Its process runs withCore(it).
  */
 @Module({
-  controllers: [UserMessagesController, RecommendationMessagesController, HealthMessagesController],
+  controllers: [
+    UserMessagesController,
+    RecommendationMessagesController,
+    HealthMessagesController,
+    ProductMessagesController,
+  ],
   providers: [
     UsersRepository,
     UsersService,
+    ProductsRepository,
     RankingRepository,
     KeptListsService,
     PurchasesRepository,

@@ -1,10 +1,18 @@
 /**
- * Typed helpers for the shop API. The browser only ever calls its own origin (`/api/...`); the web server
- * forwards those requests to the gateway (src/routes/api/[...path]/+server.ts).
+ * The shop API as the page uses it, through the typed client generated from the API's OpenAPI document
+ * (@retail/client: the page is its first user). The browser only ever calls its own origin (`/api/...`); the
+ * web server forwards those requests to the gateway (src/routes/api/[...path]/+server.ts).
  */
+import {
+  createRetailClient,
+  type ExplanationsResponse,
+  type PurchasesResponse,
+  type RecommendationsResponse,
+  type RetailClient,
+  type UsersPage,
+} from '@retail/client';
 
-// The answers' types come from the API's own schemas (@retail/contracts), the same ones the gateway validates
-// and documents with: one source for the contract. Type-only imports: no schema code reaches the browser.
+// The answers' types come from the document the gateway publishes, generated from the API's own schemas.
 export type {
   Explanation,
   ExplanationSource,
@@ -16,13 +24,7 @@ export type {
   RecommendationsResponse,
   UserSummary,
   UsersPage,
-} from '@retail/contracts';
-import type {
-  ExplanationsResponse,
-  PurchasesResponse,
-  RecommendationsResponse,
-  UsersPage,
-} from '@retail/contracts';
+} from '@retail/client';
 export { isCustomerNumber } from '@retail/contracts/rules';
 
 /** A failed API call: `status` is the HTTP status, or 0 when the web server itself could not be reached. */
@@ -46,43 +48,62 @@ export function isAbort(error: unknown): boolean {
   return error instanceof DOMException && error.name === 'AbortError';
 }
 
-async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  let response: Response;
+let client: RetailClient | undefined;
+
+/** The client of this page's own origin (made on first use: the browser's location gives the origin). */
+function api(): RetailClient {
+  const { location } = globalThis as unknown as { location: { origin: string } };
+  client ??= createRetailClient({
+    baseUrl: location.origin,
+    headers: { accept: 'application/json' },
+  });
+  return client;
+}
+
+/** What every call of the client answers: the body, or the error body, and the response. */
+interface Answer<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/** The answer's body, or an ApiError saying what went wrong (aborts are passed on as they are). */
+async function call<T>(request: () => Promise<Answer<T>>, signal?: AbortSignal): Promise<T> {
+  let answer: Answer<T>;
   try {
-    response = await fetch(path, { headers: { accept: 'application/json' }, signal });
+    answer = await request();
   } catch (error) {
     if (isAbort(error) || signal?.aborted) throw error;
+    if (error instanceof SyntaxError) {
+      throw new ApiError(502, 'The shop sent an answer that could not be read.');
+    }
     throw new ApiError(0, 'The shop cannot be reached. Check the connection and try again.');
   }
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch (error) {
-    if (isAbort(error) || signal?.aborted) throw error;
-    body = undefined;
-  }
+  const { data, error, response } = answer;
   if (!response.ok) {
     const message =
-      typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string'
-        ? body.message
+      typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string'
+        ? error.message
         : response.statusText || `HTTP ${response.status}`;
     throw new ApiError(response.status, message);
   }
-  if (body === undefined) throw new ApiError(502, 'The shop sent an answer that could not be read.');
-  return body as T;
+  if (data === undefined) throw new ApiError(502, 'The shop sent an answer that could not be read.');
+  return data;
 }
-
-const userPath = (userId: string) => `/api/users/${encodeURIComponent(userId)}`;
 
 /** Customers with purchase history whose number starts with `query` (digits, may be empty). */
 export function listUsers(query: string, limit = 50, signal?: AbortSignal): Promise<UsersPage> {
-  const params = new URLSearchParams({ limit: String(limit) });
-  if (query) params.set('query', query);
-  return getJson(`/api/users?${params}`, signal);
+  return call(
+    () => api().GET('/api/users', { params: { query: { limit, ...(query ? { query } : {}) } }, signal }),
+    signal,
+  );
 }
 
 export function getPurchases(userId: string, signal?: AbortSignal): Promise<PurchasesResponse> {
-  return getJson(`${userPath(userId)}/purchases`, signal);
+  return call(
+    () => api().GET('/api/users/{user_id}/purchases', { params: { path: { user_id: userId } }, signal }),
+    signal,
+  );
 }
 
 /** The page shows them to a person: `explanations=now` has their sentences written before any background work. */
@@ -91,7 +112,14 @@ export function getRecommendations(
   topN = 12,
   signal?: AbortSignal,
 ): Promise<RecommendationsResponse> {
-  return getJson(`${userPath(userId)}/recommendations?top_n=${topN}&explanations=now`, signal);
+  return call(
+    () =>
+      api().GET('/api/users/{user_id}/recommendations', {
+        params: { path: { user_id: userId }, query: { top_n: topN, explanations: 'now' } },
+        signal,
+      }),
+    signal,
+  );
 }
 
 export function getExplanations(
@@ -99,6 +127,12 @@ export function getExplanations(
   productIds: string[],
   signal?: AbortSignal,
 ): Promise<ExplanationsResponse> {
-  const ids = productIds.map(encodeURIComponent).join(',');
-  return getJson(`${userPath(userId)}/recommendations/explanations?product_ids=${ids}`, signal);
+  return call(
+    () =>
+      api().GET('/api/users/{user_id}/recommendations/explanations', {
+        params: { path: { user_id: userId }, query: { product_ids: productIds.join(',') } },
+        signal,
+      }),
+    signal,
+  );
 }

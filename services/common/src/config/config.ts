@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { RecommenderKind } from '../models/recommender-models.js';
 import { defaultDataFile } from './paths.js';
@@ -72,6 +73,24 @@ export interface ExplanationsConfig {
   backgroundMaxAgeSeconds: number;
 }
 
+/** The HTTP API's keys, who must present one, its rate limits, and who may call it from where. */
+export interface ApiConfig {
+  /** API_KEYS: the bearer keys the write endpoints require (secrets: never logged). */
+  keys: string[];
+  /** API_KEYS_REQUIRED_FOR_READS: the read endpoints require a key too (health never does). */
+  keysRequiredForReads: boolean;
+  /** Requests a minute a client may make: reads, and writes (0: no limit). */
+  readsPerMinute: number;
+  writesPerMinute: number;
+  /**
+   * TRUSTED_PROXIES: the proxies whose X-Forwarded-For is believed (addresses, CIDR ranges, or `loopback`,
+   * `linklocal`, `uniquelocal`); empty: none, every client is counted by its own address.
+   */
+  trustedProxies: string[];
+  /** CORS_ORIGINS: the browser origins allowed to call the API from another origin (`*`: any); none by default. */
+  corsOrigins: string[];
+}
+
 export interface AppConfig {
   nodeEnv: 'development' | 'production' | 'test';
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -104,6 +123,8 @@ export interface AppConfig {
     /** Lists computed at once by the refresh jobs, across every recommendation process. */
     refreshConcurrency: number;
   };
+  /** The HTTP API's keys, rate limits, trusted proxies and CORS origins. */
+  api: ApiConfig;
   /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-models.ts. */
   recommender: {
     model: RecommenderKind;
@@ -134,6 +155,47 @@ const emptyAsUndefined = (value: unknown): unknown =>
 const optionalString = z.preprocess(emptyAsUndefined, z.string().trim().optional());
 const int = (min: number, max: number, fallback: number) =>
   z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
+const flag = () =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .transform((value) => value === 'true' || value === '1')
+      .optional(),
+  );
+/** A comma-separated list (spaces around the commas ignored), each item checked by `item`. */
+const list = (item: (value: string) => boolean, message: string) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part.length > 0),
+      )
+      .refine((items) => items.every(item), message)
+      .optional(),
+  );
+const isApiKey = (value: string) => /^[\x21-\x7e]{16,512}$/.test(value);
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const isProxy = (value: string) => {
+  if (PROXY_NAMES.has(value)) return true;
+  const [address = '', bits, ...rest] = value.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128));
+};
+const isOrigin = (value: string) => {
+  if (value === '*') return true;
+  try {
+    const origin = new URL(value).origin;
+    return origin !== 'null' && origin === value;
+  } catch {
+    return false;
+  }
+};
 const url = (protocols: RegExp, hint: string) =>
   z
     .string()
@@ -237,6 +299,18 @@ const envSchema = z.object({
   RECOMMENDER_MIN_PURCHASES: int(1, 10_000, DEFAULT_RECOMMENDER_MIN_PURCHASES),
   RECOMMENDER_RETRAIN_AFTER_LINES: int(1, 100_000_000, 50_000),
   RECOMMENDER_RETRAIN_AFTER_SECONDS: int(1, 30 * 24 * 3600, 3600),
+  API_KEYS: list(
+    isApiKey,
+    'each key must be 16 to 512 printable characters without spaces or commas (e.g. `openssl rand -hex 32`)',
+  ),
+  API_KEYS_REQUIRED_FOR_READS: flag(),
+  RATE_LIMIT_READS_PER_MINUTE: int(0, 10_000_000, 6_000),
+  RATE_LIMIT_WRITES_PER_MINUTE: int(0, 10_000_000, 600),
+  TRUSTED_PROXIES: list(
+    (value) => value === 'none' || isProxy(value),
+    'must be `none`, or addresses and CIDR ranges (10.0.0.0/8), or loopback, linklocal, uniquelocal',
+  ),
+  CORS_ORIGINS: list(isOrigin, 'must be origins like https://shop.example.com (scheme, host, port), or *'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -274,6 +348,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
       `EXPLANATION_BACKGROUND_REQUESTS_PER_MINUTE: must not exceed LLM_REQUESTS_PER_MINUTE (${e.LLM_REQUESTS_PER_MINUTE}): ` +
         'background work takes its calls from the same budget as the shoppers',
     );
+  }
+  const apiKeys = e.API_KEYS ?? [];
+  const keysRequiredForReads = e.API_KEYS_REQUIRED_FOR_READS ?? false;
+  if (keysRequiredForReads && apiKeys.length === 0) {
+    problems.push('API_KEYS_REQUIRED_FOR_READS: set API_KEYS too (without a key nothing could be read)');
+  }
+  const trustedProxies = e.TRUSTED_PROXIES ?? ['loopback'];
+  if (trustedProxies.includes('none') && trustedProxies.length > 1) {
+    problems.push('TRUSTED_PROXIES: `none` cannot be listed with proxies');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -339,6 +422,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
       retrainAfterLines: e.RECOMMENDER_RETRAIN_AFTER_LINES,
       retrainAfterSeconds: e.RECOMMENDER_RETRAIN_AFTER_SECONDS,
     },
+    api: {
+      keys: apiKeys,
+      keysRequiredForReads,
+      readsPerMinute: e.RATE_LIMIT_READS_PER_MINUTE,
+      writesPerMinute: e.RATE_LIMIT_WRITES_PER_MINUTE,
+      trustedProxies: trustedProxies.filter((proxy) => proxy !== 'none'),
+      corsOrigins: e.CORS_ORIGINS ?? [],
+    },
   };
 }
 
@@ -352,6 +443,10 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     embedding: { ...config.embedding, apiKey: mask(config.embedding.apiKey) },
     llm: { ...config.llm, apiKey: mask(config.llm.apiKey) },
     dashboard: { ...config.dashboard, password: mask(config.dashboard.password) },
+    api: {
+      ...config.api,
+      keys: config.api.keys.length > 0 ? `${config.api.keys.length} set (***)` : '(not set)',
+    },
   };
 }
 

@@ -7,6 +7,8 @@ export {
   MAX_TOP_N,
   RecommendationPatterns,
   isRpcErrorPayload,
+  type KnownProductsRequest,
+  type KnownProductsResponse,
   type ListUsersRequest,
   type ListUsersResponse,
   type Purchase,

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const LIMIT_MESSAGE = 'limit must be an integer from 1 to 1000';
+import { queryInteger } from '../ids.js';
 
 /** `GET /api/users?query=&limit=&offset=` */
 export const listUsersQuery = z.object({
@@ -11,21 +10,13 @@ export const listUsersQuery = z.object({
     .optional()
     .default('')
     .meta({ description: 'customer number prefix (digits)', example: '178' }),
-  limit: z
-    .string()
-    .regex(/^\d{1,4}$/, LIMIT_MESSAGE)
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= 1000, LIMIT_MESSAGE)
-    .optional()
-    .default(50)
-    .meta({ description: 'how many users, 1-1000; default 50' }),
-  offset: z
-    .string()
-    .regex(/^\d{1,7}$/, 'offset must be an integer from 0 to 9999999')
-    .transform(Number)
-    .optional()
-    .default(0)
-    .meta({ description: 'how many users to skip; default 0' }),
+  limit: queryInteger('limit', { min: 1, max: 1000, fallback: 50, description: 'how many users' }),
+  offset: queryInteger('offset', {
+    min: 0,
+    max: 9_999_999,
+    fallback: 0,
+    description: 'how many users to skip (the `next_offset` of the previous page)',
+  }),
 });
 
 export type ListUsersQuery = z.output<typeof listUsersQuery>;
@@ -39,14 +30,25 @@ export const userSummary = z.object({
   country: z.string().meta({ example: 'United Kingdom' }),
 });
 
-export const usersPage = z
-  .object({
-    total: z.number().int().meta({ description: 'users matching the query', example: 4339 }),
-    users: z.array(userSummary),
+/** One page of users, as the recommendation service answers it. */
+export const usersList = z.object({
+  total: z.number().int().min(0).meta({ description: 'users matching the query', example: 4339 }),
+  users: z.array(userSummary),
+});
+
+/** The answer: a page of users, and where the next page starts. */
+export const usersPage = usersList
+  .extend({
+    next_offset: z.number().int().min(0).nullable().meta({
+      description:
+        'the `offset` of the next page (also in the `Link` header, `rel="next"`); null on the last page',
+      example: 50,
+    }),
   })
   .meta({ id: 'UsersPage' });
 
 export type UserSummary = z.infer<typeof userSummary>;
+export type UsersList = z.infer<typeof usersList>;
 export type UsersPage = z.infer<typeof usersPage>;
 
 export const purchase = z.object({

@@ -11,6 +11,7 @@ import {
   type Unreadiness,
 } from '@retail/contracts';
 import { DATABASE, REDIS } from '@retail/common/nest';
+import { PublicEndpoint } from '../access/access.js';
 import { RecommendationClient } from '../recommendation-client/recommendation.client.js';
 import { QueuesService } from '../queues/queues.service.js';
 
@@ -28,7 +29,9 @@ async function check(what: string, probe: () => Promise<unknown>): Promise<Check
   }
 }
 
+/** Liveness and readiness: public whatever API_KEYS_REQUIRED_FOR_READS says (probes carry no key). */
 @ApiTags('health')
+@PublicEndpoint()
 @Controller('api/health')
 export class HealthController {
   constructor(
@@ -39,14 +42,17 @@ export class HealthController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Liveness: the gateway process answers' })
-  @ApiOkResponse({ standardSchema: liveness })
+  @ApiOperation({ operationId: 'getLiveness', summary: 'Liveness: the gateway process answers' })
+  @ApiOkResponse({ description: 'the gateway process answers', standardSchema: liveness })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'Readiness: Postgres, Redis, the recommendation service and the queues answer' })
+  @ApiOperation({
+    operationId: 'getReadiness',
+    summary: 'Readiness: Postgres, Redis, the recommendation service and the queues answer',
+  })
   @ApiOkResponse({ description: 'every dependency answers', standardSchema: readiness })
   @ApiResponse({
     status: 503,

@@ -17,6 +17,7 @@ export interface ErrorBody {
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   413: 'Payload Too Large',
   414: 'URI Too Long',

@@ -3,10 +3,12 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { ServiceMetrics } from '@retail/common';
 import { METRICS } from '@retail/common/nest';
+import { PublicEndpoint } from '../access/access.js';
 import { QueuesService } from '../queues/queues.service.js';
 
-/** GET /metrics: Prometheus text, with the depth of every queue read at scrape time. */
+/** GET /metrics: Prometheus text, with the depth of every queue read at scrape time (public, like health). */
 @ApiExcludeController()
+@PublicEndpoint()
 @Controller('metrics')
 export class MetricsController {
   constructor(

@@ -14,6 +14,7 @@ import {
   RecommendationPatterns,
   isRpcErrorPayload,
   type AppConfig,
+  type KnownProductsResponse,
   type ListUsersRequest,
   type ListUsersResponse,
   type PurchasesResponse,
@@ -69,6 +70,10 @@ export class RecommendationClient implements OnApplicationShutdown {
 
   exists(userId: number): Promise<UserExistsResponse> {
     return this.call(RecommendationPatterns.UserExists, { userId });
+  }
+
+  knownProducts(productIds: string[]): Promise<KnownProductsResponse> {
+    return this.call(RecommendationPatterns.KnownProducts, { productIds });
   }
 
   purchases(userId: number): Promise<PurchasesResponse> {

@@ -15,6 +15,8 @@ export type ExplanationUrgency = RecommendationsQuery['explanations'];
 
 /** Customers known to exist, so that polling the explanations costs no call to the recommendation service. */
 const KNOWN_CUSTOMERS = 50_000;
+/** Products known to exist (recommended, or asked about), for the same reason. */
+const KNOWN_PRODUCTS = 50_000;
 
 /**
  * Composes the storefront's answers: the recommendation service's lists and users, with the sentences
@@ -23,14 +25,18 @@ const KNOWN_CUSTOMERS = 50_000;
 @Injectable()
 export class UserRecommendationsService {
   private readonly known = new Set<number>();
+  private readonly knownProducts = new Set<string>();
 
   constructor(
     private readonly recommendation: RecommendationClient,
     private readonly explanations: ExplanationLookupService,
   ) {}
 
-  listUsers(query: ListUsersQuery): Promise<UsersPage> {
-    return this.recommendation.listUsers(query);
+  /** A page of users, and the offset of the next page (null on the last). */
+  async listUsers(query: ListUsersQuery): Promise<UsersPage> {
+    const page = await this.recommendation.listUsers(query);
+    const next = query.offset + page.users.length;
+    return { ...page, next_offset: page.users.length > 0 && next < page.total ? next : null };
   }
 
   purchases(userId: number): Promise<PurchasesResponse> {
@@ -48,6 +54,7 @@ export class UserRecommendationsService {
   ): Promise<RecommendationsResponse> {
     const answer = await this.recommendation.recommendations(userId, topN);
     this.remember(userId); // answered, so the customer exists: the page's polls need not ask again
+    for (const { product_id } of answer.recommendations) this.rememberProduct(product_id);
     const explanations = await this.explanations.lookup(
       answer.user_id,
       answer.recommendations.map((r) => r.product_id),
@@ -62,9 +69,13 @@ export class UserRecommendationsService {
     };
   }
 
-  /** What the page polls: asking for sentences means someone is waiting for them. */
+  /**
+   * What the page polls: asking for sentences means someone is waiting for them. An unknown customer or
+   * product is a 404.
+   */
   async explanationsFor(userId: number, productIds: string[]): Promise<ExplanationsResponse> {
     await this.mustExist(userId);
+    await this.mustBeProducts(productIds);
     const id = String(userId);
     return { user_id: id, explanations: await this.explanations.lookup(id, productIds, true) };
   }
@@ -75,6 +86,25 @@ export class UserRecommendationsService {
       throw new NotFoundException(`user ${userId} has no purchase history`);
     }
     this.remember(userId);
+  }
+
+  private async mustBeProducts(productIds: string[]): Promise<void> {
+    const unchecked = [...new Set(productIds)].filter((id) => !this.knownProducts.has(id));
+    if (unchecked.length === 0) return;
+    const known = new Set((await this.recommendation.knownProducts(unchecked)).known);
+    const unknown = unchecked.filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      throw new NotFoundException(
+        `${unknown.length === 1 ? 'no product has the id' : 'no products have the ids'} ${unknown.join(', ')}`,
+      );
+    }
+    for (const id of unchecked) this.rememberProduct(id);
+  }
+
+  private rememberProduct(productId: string): void {
+    if (this.knownProducts.has(productId)) return;
+    if (this.knownProducts.size >= KNOWN_PRODUCTS) this.knownProducts.clear();
+    this.knownProducts.add(productId);
   }
 
   private remember(userId: number): void {

@@ -1,5 +1,6 @@
-import { applyDecorators, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
+import { applyDecorators, Controller, Get, NotFoundException, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import {
   customerId,
   customerNumber,
@@ -19,16 +20,14 @@ import {
   type UsersPage,
 } from '@retail/contracts';
 import type { z } from 'zod';
+import { Revalidated, revalidationHeaders } from '../http/revalidation.js';
 import { UserRecommendationsService } from './user-recommendations.service.js';
+
+const NO_SUCH_CUSTOMER = 'no customer with purchase history has this number';
 
 /** The error answers, documented from the one error schema. */
 const errors = {
   badRequest: { status: 400, description: 'a parameter is malformed', standardSchema: errorBody },
-  notFound: {
-    status: 404,
-    description: 'no customer with purchase history has this number',
-    standardSchema: errorBody,
-  },
   unavailable: {
     status: 503,
     description: 'a service behind the gateway is down',
@@ -36,20 +35,39 @@ const errors = {
   },
 } as const;
 
+interface UserEndpointOptions {
+  /** What the answer is, in a few words. */
+  answers: string;
+  /** When the answer is a 404 (default: an unknown customer). */
+  notFound?: string;
+  /** The answer carries an ETag and is revalidated (Revalidated()). */
+  revalidated?: boolean;
+}
+
 /** What every `:user_id` endpoint documents: the parameter, its answer, and the errors it can give. */
-function UserEndpoint(answer: z.ZodType): MethodDecorator {
+function UserEndpoint(answer: z.ZodType, options: UserEndpointOptions): MethodDecorator {
   return applyDecorators(
     ApiParam({ name: 'user_id', example: '17850' }),
-    ApiOkResponse({ standardSchema: answer }),
+    ApiOkResponse({
+      description: options.answers,
+      standardSchema: answer,
+      ...(options.revalidated ? { headers: revalidationHeaders } : {}),
+    }),
     ApiResponse(errors.badRequest),
-    ApiResponse(errors.notFound),
+    ApiResponse({
+      status: 404,
+      description: options.notFound ?? NO_SUCH_CUSTOMER,
+      standardSchema: errorBody,
+    }),
     ApiResponse(errors.unavailable),
+    ...(options.revalidated ? [Revalidated()] : []),
   );
 }
 
 /**
  * The storefront's API: thin. Every parameter is validated, typed and documented by its schema in
  * @retail/contracts (the same schemas document the answers); UserRecommendationsService composes them.
+ * All of it reads (public unless API_KEYS_REQUIRED_FOR_READS; see AccessGuard).
  */
 @ApiTags('users')
 @Controller('api/users')
@@ -57,16 +75,45 @@ export class UsersController {
   constructor(private readonly users: UserRecommendationsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Users with purchase history, optionally filtered by customer-number prefix' })
-  @ApiOkResponse({ standardSchema: usersPage })
+  @ApiOperation({
+    operationId: 'listUsers',
+    summary: 'Users with purchase history, optionally filtered by customer-number prefix',
+    description:
+      'In customer-number order, `limit` at a time: the next page starts at `next_offset` (also given as ' +
+      'the `Link` header\'s `rel="next"`); both are absent on the last page.',
+  })
+  @ApiOkResponse({
+    description: 'one page of users',
+    standardSchema: usersPage,
+    headers: {
+      Link: {
+        description:
+          'the next page, `</api/users?...&offset=N>; rel="next"` (RFC 8288); absent on the last page',
+        schema: { type: 'string' },
+      },
+    },
+  })
   @ApiResponse(errors.badRequest)
-  list(@Query({ schema: listUsersQuery }) query: ListUsersQuery): Promise<UsersPage> {
-    return this.users.listUsers(query);
+  @ApiResponse(errors.unavailable)
+  async list(
+    @Query({ schema: listUsersQuery }) query: ListUsersQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<UsersPage> {
+    const page = await this.users.listUsers(query);
+    if (page.next_offset !== null) {
+      const next = new URLSearchParams({ limit: String(query.limit), offset: String(page.next_offset) });
+      if (query.query) next.set('query', query.query);
+      void reply.header('link', `</api/users?${next.toString()}>; rel="next"`);
+    }
+    return page;
   }
 
   @Get(':user_id/purchases')
-  @ApiOperation({ summary: 'What the user bought (merchandise), most recent first' })
-  @UserEndpoint(purchasesResponse)
+  @ApiOperation({
+    operationId: 'getPurchases',
+    summary: 'What the user bought (merchandise), most recent first',
+  })
+  @UserEndpoint(purchasesResponse, { answers: 'the purchases', revalidated: true })
   purchases(
     @Param('user_id', { schema: customerNumber }) userId: z.output<typeof customerNumber>,
   ): Promise<PurchasesResponse> {
@@ -75,6 +122,7 @@ export class UsersController {
 
   @Get(':user_id/recommendations')
   @ApiOperation({
+    operationId: 'getRecommendations',
     summary: 'Products for the user, best first, with their explanations when ready',
     description:
       'Exact ranking of every product in the served model (RECOMMENDER_MODEL): `description`, cosine against ' +
@@ -84,9 +132,10 @@ export class UsersController {
       '`explanation_status` is `pending`: poll `/recommendations/explanations`. With `explanations=now` a ' +
       'person is waiting for the sentences: they are written before any background work (the template ' +
       'sentence, marked `failed`, stands in when the model takes longer than a few seconds). By default they ' +
-      'are background work, written within the background budget or when someone polls them.',
+      'are background work, written within the background budget or when someone polls them. The answer ' +
+      'carries an ETag: revalidate with If-None-Match (304 while the list and its sentences are unchanged).',
   })
-  @UserEndpoint(recommendationsResponse)
+  @UserEndpoint(recommendationsResponse, { answers: 'the ranked products', revalidated: true })
   recommendations(
     @Param('user_id', { schema: customerNumber }) userId: z.output<typeof customerNumber>,
     @Query({ schema: recommendationsQuery }) query: RecommendationsQuery,
@@ -96,13 +145,17 @@ export class UsersController {
 
   @Get(':user_id/recommendations/explanations')
   @ApiOperation({
+    operationId: 'getExplanations',
     summary: 'Explanation status and text of recommended products (what the page polls)',
     description:
       'Polling means a person is waiting: sentences still pending are written before any background ' +
       'work. A sentence not written a few seconds after it was first asked for is answered as `failed` ' +
       '(with the template sentence when the model was too slow, or without text when no writer answers).',
   })
-  @UserEndpoint(explanationsResponse)
+  @UserEndpoint(explanationsResponse, {
+    answers: 'the explanations, in the order of `product_ids`',
+    notFound: `${NO_SUCH_CUSTOMER}, or a product id is not in the catalog`,
+  })
   explanationsFor(
     @Param('user_id', { schema: customerNumber }) userId: z.output<typeof customerNumber>,
     @Query({ schema: explanationsQuery }) query: z.output<typeof explanationsQuery>,

@@ -1,55 +1,13 @@
-import { GATEWAY_URL } from '$app/env/private';
+import { GATEWAY_API_KEY, GATEWAY_URL } from '$app/env/private';
+import { forwardToGateway } from '#lib/server/gateway-proxy.ts';
 import type { RequestHandler } from './$types';
 
-/** How long the gateway may take before the page is told it is unavailable. */
-const GATEWAY_TIMEOUT_MS = 15_000;
-
-/** Response headers worth passing on (not hop-by-hop ones, not the gateway's compression). */
-const FORWARDED_HEADERS = ['content-type', 'cache-control', 'retry-after'];
-
-function jsonError(statusCode: number, error: string, message: string): Response {
-  return new Response(JSON.stringify({ statusCode, error, message }), {
-    status: statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-  });
-}
-
 /**
- * Same-origin proxy: GET /api/... on the web server is forwarded to the gateway (GATEWAY_URL) with its
- * query string, and the gateway's status code and JSON body come back unchanged. The browser never talks
- * to the gateway itself (no CORS, one origin). When the gateway cannot be reached: 503 JSON.
+ * Same-origin proxy: GET /api/... on the web server goes to the gateway (GATEWAY_URL), as the shopper's
+ * request (see forwardToGateway). The browser never talks to the gateway itself (no CORS, one origin).
  */
-export const GET: RequestHandler = async ({ url, request }) => {
-  // Resolve against the gateway and refuse anything that would leave /api/ (`..`, `%2e%2e`).
-  const target = new URL(url.pathname + url.search, GATEWAY_URL);
-  if (target.origin !== GATEWAY_URL || !target.pathname.startsWith('/api/')) {
-    return jsonError(404, 'Not Found', `Cannot GET ${url.pathname}`);
-  }
-
-  let upstream: Response;
-  try {
-    upstream = await fetch(target, {
-      headers: { accept: 'application/json' },
-      signal: AbortSignal.any([request.signal, AbortSignal.timeout(GATEWAY_TIMEOUT_MS)]),
-    });
-  } catch (error) {
-    const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
-    return jsonError(
-      timedOut ? 504 : 503,
-      timedOut ? 'Gateway Timeout' : 'Service Unavailable',
-      timedOut
-        ? `the shop API did not answer within ${GATEWAY_TIMEOUT_MS / 1000} s`
-        : 'the shop API cannot be reached right now',
-    );
-  }
-
-  const headers = new Headers();
-  for (const name of FORWARDED_HEADERS) {
-    const value = upstream.headers.get(name);
-    if (value !== null) headers.set(name, value);
-  }
-  if (!headers.has('cache-control')) headers.set('cache-control', 'no-store');
-  // fetch() already decoded any content-encoding, so the body is passed on as plain bytes.
-  const body = upstream.status === 204 || upstream.status === 304 ? null : await upstream.arrayBuffer();
-  return new Response(body, { status: upstream.status, headers });
-};
+export const GET: RequestHandler = ({ url, request, getClientAddress }) =>
+  forwardToGateway(
+    { url, request, clientAddress: getClientAddress() },
+    { url: GATEWAY_URL, apiKey: GATEWAY_API_KEY },
+  );

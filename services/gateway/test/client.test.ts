@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { createRetailClient, type RetailClient } from '@retail/client';
+import type { Database, RedisClient } from '@retail/common';
+import { closeTestStores, openTestStores } from '@retail/testing';
+import { loadCatalog, startStack, type TestStack } from './stack.js';
+
+/**
+ * Every endpoint through the generated client (@retail/client), as a consumer would call it, against a
+ * running gateway: each answer's status is one the document lists for the operation, and its body
+ * validates against the schema the document gives for that status. Every operation of the document is
+ * called at least once.
+ */
+interface Operation {
+  operationId: string;
+  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+}
+type Document = { paths: Record<string, Record<string, Operation>>; components: Record<string, unknown> };
+
+const COMMITTED = path.join(import.meta.dirname, '..', '..', 'client', 'openapi.json');
+
+let db: Database;
+let redis: RedisClient;
+let stack: TestStack;
+let api: RetailClient;
+let doc: Document;
+const ajv = new Ajv({ strict: false, allErrors: true });
+const called = new Set<string>();
+
+/** Checks one answer against the document's operation `operationId`. */
+function expectDocumented(
+  operationId: string,
+  answer: { data?: unknown; error?: unknown; response: Response },
+  status: number,
+): void {
+  called.add(operationId);
+  const operation = Object.values(doc.paths)
+    .flatMap((item) => Object.values(item))
+    .find((candidate) => candidate.operationId === operationId)!;
+  expect({ operationId, status: answer.response.status }).toEqual({ operationId, status });
+  const schema = operation.responses[String(status)]?.content?.['application/json']?.schema;
+  expect({ operationId, status, documented: schema !== undefined }).toEqual({
+    operationId,
+    status,
+    documented: true,
+  });
+  const validate = ajv.compile(
+    JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi#/components/')) as object,
+  );
+  const body = answer.response.ok ? answer.data : answer.error;
+  expect({ operationId, valid: validate(body), errors: validate.errors ?? null }).toEqual({
+    operationId,
+    valid: true,
+    errors: null,
+  });
+}
+
+beforeAll(async () => {
+  ({ db, redis } = await openTestStores());
+  await loadCatalog('small.csv');
+  stack = await startStack();
+  api = createRetailClient({ baseUrl: stack.url });
+  doc = (await stack.get('/api/docs/openapi.json')).body as Document;
+  ajv.addSchema({ $id: 'openapi', components: doc.components });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await closeTestStores({ db, redis });
+});
+
+describe('the generated client against a running gateway', () => {
+  it('is generated from the document this gateway publishes', () => {
+    expect(doc).toEqual(JSON.parse(readFileSync(COMMITTED, 'utf8')));
+  });
+
+  it('listUsers: pages, and a 400 for a limit out of range', async () => {
+    const page = await api.GET('/api/users', { params: { query: { query: '1', limit: 2 } } });
+    expectDocumented('listUsers', page, 200);
+    expect(page.data?.next_offset).toBe(2);
+    const next = await api.GET('/api/users', { params: { query: { query: '1', limit: 2, offset: 2 } } });
+    expectDocumented('listUsers', next, 200);
+    expect(next.data).toMatchObject({ users: [{ user_id: '17850' }], next_offset: null });
+    expectDocumented('listUsers', await api.GET('/api/users', { params: { query: { limit: 0 } } }), 400);
+  });
+
+  it('getPurchases: the purchases, 404 and 400', async () => {
+    const path = '/api/users/{user_id}/purchases';
+    const bought = await api.GET(path, { params: { path: { user_id: '17850' } } });
+    expectDocumented('getPurchases', bought, 200);
+    expect(bought.response.headers.get('etag')).toMatch(/^".+"$/);
+    expectDocumented('getPurchases', await api.GET(path, { params: { path: { user_id: '99999' } } }), 404);
+    expectDocumented('getPurchases', await api.GET(path, { params: { path: { user_id: 'abc' } } }), 400);
+  });
+
+  it('getRecommendations: top_n as a number, both urgencies, 400 and 404', async () => {
+    const path = '/api/users/{user_id}/recommendations';
+    const now = await api.GET(path, {
+      params: { path: { user_id: '17850' }, query: { top_n: 2, explanations: 'now' } },
+    });
+    expectDocumented('getRecommendations', now, 200);
+    expect(now.data?.recommendations).toHaveLength(2);
+    const background = await api.GET(path, { params: { path: { user_id: '13047' } } });
+    expectDocumented('getRecommendations', background, 200);
+    expectDocumented(
+      'getRecommendations',
+      await api.GET(path, { params: { path: { user_id: '17850' }, query: { top_n: 101 } } }),
+      400,
+    );
+    expectDocumented(
+      'getRecommendations',
+      await api.GET(path, { params: { path: { user_id: '99999' } } }),
+      404,
+    );
+  });
+
+  it('getExplanations: the sentences asked for, 404 for an unknown product, 400 for a malformed one', async () => {
+    const path = '/api/users/{user_id}/recommendations/explanations';
+    const polled = await api.GET(path, {
+      params: { path: { user_id: '17850' }, query: { product_ids: '22632,21754' } },
+    });
+    expectDocumented('getExplanations', polled, 200);
+    expect(polled.data?.explanations.map((e) => e.product_id)).toEqual(['22632', '21754']);
+    expectDocumented(
+      'getExplanations',
+      await api.GET(path, { params: { path: { user_id: '17850' }, query: { product_ids: 'NOPE' } } }),
+      404,
+    );
+    expectDocumented(
+      'getExplanations',
+      await api.GET(path, { params: { path: { user_id: '17850' }, query: { product_ids: '<b>' } } }),
+      400,
+    );
+  });
+
+  it('getLiveness and getReadiness', async () => {
+    expectDocumented('getLiveness', await api.GET('/api/health'), 200);
+    expectDocumented('getReadiness', await api.GET('/api/health/ready'), 200);
+  });
+
+  it('sends the API key it is given (a wrong one is refused with the documented error)', async () => {
+    const keyed = createRetailClient({ baseUrl: stack.url, apiKey: 'not-a-key-of-this-gateway' });
+    const refused = await keyed.GET('/api/health');
+    expectDocumented('getLiveness', refused, 403);
+    expect(refused.error).toMatchObject({ statusCode: 403, error: 'Forbidden' });
+  });
+
+  it('has called every operation of the document', () => {
+    const all = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId));
+    expect([...called].sort()).toEqual([...all].sort());
+  });
+});
