@@ -80,6 +80,87 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/users/{user_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Erase a customer at their request: purchases, lists and cached sentences
+     * @description Their purchase lines (the ingested file's and the posted ones), their user-item rows, their kept lists and their cached explanations are removed, and a new ingestion of the file does not bring them back; the models forget them at their next training. Repeating the request is harmless.
+     */
+    delete: operations['eraseUser'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/purchases': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Record purchase lines (whole invoices), up to 1000 a request
+     * @description The lines take the data file's columns in snake_case and go through the same data rules as an ingestion: returns, cancellations and lines without a customer are dropped (listed in `dropped` with the rule), postage and fees are kept as purchases but never recommended. Idempotent by invoice: the lines of an invoice already recorded (posted before, or in the ingested file) are `duplicates` and change nothing, also when the same batch is posted twice at the same moment. A 202 means the lines are committed; the customer's recommendations follow within about a second (a new customer appears in /api/users), new products get their vectors, and the models learned from purchases retrain in the background. A line that cannot be read (a date that is not a date, ...) refuses the whole batch with a 400: nothing is recorded.
+     */
+    post: operations['postPurchases'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/products/{product_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Add a product, or change its description (and price)
+     * @description A new description is embedded through the embedder's queue; then the product is a candidate of the description model, and of the hybrid through its description part until a training gives it co-purchase data. A retired product is back in the catalog. A new ingestion of the data file keeps what the shop said.
+     */
+    put: operations['putProduct'];
+    post?: never;
+    /** Take a product out of the catalog: never recommended again, purchase history kept */
+    delete: operations['retireProduct'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/products/{product_id}/similar': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * More like this: the products whose descriptions are closest, best first
+     * @description One pgvector query: cosine against the product's description vector in the description model; products described exactly like it, retired ones and postage or fees are left out.
+     */
+    get: operations['getSimilarProducts'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/health': {
     parameters: {
       query?: never;
@@ -159,6 +240,11 @@ export interface components {
          */
         times_bought: number;
         /**
+         * @description GBP, the latest price the data has for the product; null when none
+         * @example 2.55
+         */
+        unit_price: number | null;
+        /**
          * @description shop-local time, ISO 8601 without zone
          * @example 2011-02-10T14:38:00
          */
@@ -182,6 +268,11 @@ export interface components {
         description: string;
         /** @description description model: cosine similarity, -1..1; co-purchase and hybrid: inner product, higher is better */
         score: number;
+        /**
+         * @description GBP, the latest price the data has for the product; null when none
+         * @example 2.55
+         */
+        unit_price: number | null;
         /**
          * @description one sentence; null while pending, and when no sentence could be had (failed)
          * @example It matches the hanging hearts and lanterns you bought.
@@ -213,6 +304,101 @@ export interface components {
         explanation_status: 'pending' | 'ready' | 'failed';
         explanation_source: ('llm' | 'template') | null;
       }[];
+    };
+    UserErased: {
+      user_id: string;
+      /** @enum {boolean} */
+      erased: true;
+    };
+    PurchasesRequest: {
+      lines: {
+        /**
+         * @description the invoice (an invoice number starting with C is a cancellation)
+         * @example 581588
+         */
+        invoice_no: string;
+        /**
+         * @description the product (StockCode; case and surrounding spaces do not matter)
+         * @example 85123A
+         */
+        stock_code: string;
+        /** @example WHITE HANGING HEART T-LIGHT HOLDER */
+        description: string;
+        /**
+         * @description units (a line with 0 or fewer is a return, dropped)
+         * @example 6
+         */
+        quantity: number;
+        /**
+         * @description shop-local time, `YYYY-MM-DD HH:MM:SS` (or with `T`; or `M/D/YYYY H:MM` as some exports write it)
+         * @example 2011-12-09 12:50:00
+         */
+        invoice_date: string;
+        /**
+         * @description GBP
+         * @example 2.55
+         */
+        unit_price: number;
+        /**
+         * @description the customer (null: no customer, the line is dropped)
+         * @example 17850
+         */
+        customer_id: number | null;
+        /** @example United Kingdom */
+        country: string;
+      }[];
+    };
+    PurchasesAccepted: {
+      /** @description lines recorded now */
+      accepted: number;
+      /** @description lines of invoices already recorded (posted before, or in the ingested file): they change nothing */
+      duplicates: number;
+      /** @description lines the data rules drop (the others are recorded) */
+      dropped: {
+        /** @description the line's position in `lines` */
+        index: number;
+        /**
+         * @description the data rule that drops it: `missing_customer_id`, `missing_stock_code`, `cancellation`, `non_positive_quantity`
+         * @example cancellation
+         */
+        reason: string;
+      }[];
+    };
+    ProductRequest: {
+      /** @example WHITE HANGING HEART T-LIGHT HOLDER */
+      description: string;
+      /**
+       * @description GBP; kept as it is when absent
+       * @example 2.55
+       */
+      unit_price?: number;
+    };
+    Product: {
+      /** @example 85123A */
+      product_id: string;
+      description: string;
+      /** @description GBP, the latest price known; null when none is */
+      unit_price: number | null;
+      /** @description false for postage, fees and the like: never recommended */
+      is_merchandise: boolean;
+      /** @description taken out of the catalog: never recommended, purchase history kept */
+      retired: boolean;
+      /** @description true when this request added the product */
+      created: boolean;
+    };
+    SimilarProducts: {
+      product_id: string;
+      /** @description the description model whose vectors were compared */
+      model: string;
+      products: {
+        product_id: string;
+        description: string;
+        /** @description cosine similarity of the descriptions, -1..1 */
+        score: number;
+        unit_price: number | null;
+      }[];
+      /** @description why the list is empty, when it is */
+      reason?: string;
     };
     Liveness: {
       /** @enum {string} */
@@ -705,6 +891,471 @@ export interface operations {
         };
       };
       /** @description no customer with purchase history has this number, or a product id is not in the catalog */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description past the rate limit (6000 reads a minute per client) */
+      429: {
+        headers: {
+          /** @description seconds until the limit allows a request again */
+          'Retry-After'?: number;
+          /** @description requests a client may make in the window */
+          'RateLimit-Limit'?: number;
+          /** @description requests left in the window */
+          'RateLimit-Remaining'?: number;
+          /** @description seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description the limit and its window in seconds, e.g. `6000;w=60` */
+          'RateLimit-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description a service behind the gateway is down */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  eraseUser: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Customer number (digits), e.g. 17850 */
+        user_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description the customer is erased */
+      200: {
+        headers: {
+          /** @description requests a client may make in the window */
+          'RateLimit-Limit'?: number;
+          /** @description requests left in the window */
+          'RateLimit-Remaining'?: number;
+          /** @description seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description the limit and its window in seconds, e.g. `6000;w=60` */
+          'RateLimit-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UserErased'];
+        };
+      };
+      /** @description a parameter is malformed */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description no API key (`Authorization: Bearer <key>`), or a malformed Authorization header */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description the API key sent is not one of the gateway's */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description no customer ever had this number */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description past the rate limit (600 writes a minute per client) */
+      429: {
+        headers: {
+          /** @description seconds until the limit allows a request again */
+          'Retry-After'?: number;
+          /** @description requests a client may make in the window */
+          'RateLimit-Limit'?: number;
+          /** @description requests left in the window */
+          'RateLimit-Remaining'?: number;
+          /** @description seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description the limit and its window in seconds, e.g. `6000;w=60` */
+          'RateLimit-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description a service behind the gateway is down */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  postPurchases: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['PurchasesRequest'];
+      };
+    };
+    responses: {
+      /** @description the lines are recorded */
+      202: {
+        headers: {
+          /** @description requests a client may make in the window */
+          'RateLimit-Limit'?: number;
+          /** @description requests left in the window */
+          'RateLimit-Remaining'?: number;
+          /** @description seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description the limit and its window in seconds, e.g. `6000;w=60` */
+          'RateLimit-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PurchasesAccepted'];
+        };
+      };
+      /** @description a line cannot be read, an invoice names several customers, or the batch is too large */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description no API key (`Authorization: Bearer <key>`), or a malformed Authorization header */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description the API key sent is not one of the gateway's */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description past the rate limit (600 writes a minute per client) */
+      429: {
+        headers: {
+          /** @description seconds until the limit allows a request again */
+          'Retry-After'?: number;
+          /** @description requests a client may make in the window */
+          'RateLimit-Limit'?: number;
+          /** @description requests left in the window */
+          'RateLimit-Remaining'?: number;
+          /** @description seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description the limit and its window in seconds, e.g. `6000;w=60` */
+          'RateLimit-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description a service behind the gateway is down */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  putProduct: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description the product (StockCode) */
+        product_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ProductRequest'];
+      };
+    };
+    responses: {
+      /** @description the product as it is now */
+      200: {
+        headers: {
+          /** @description requests a client may make in the window */
+          'RateLimit-Limit'?: number;
+          /** @description requests left in the window */
+          'RateLimit-Remaining'?: number;
+          /** @description seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description the limit and its window in seconds, e.g. `6000;w=60` */
+          'RateLimit-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Product'];
+        };
+      };
+      /** @description a parameter or the body is malformed */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description no API key (`Authorization: Bearer <key>`), or a malformed Authorization header */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description the API key sent is not one of the gateway's */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description past the rate limit (600 writes a minute per client) */
+      429: {
+        headers: {
+          /** @description seconds until the limit allows a request again */
+          'Retry-After'?: number;
+          /** @description requests a client may make in the window */
+          'RateLimit-Limit'?: number;
+          /** @description requests left in the window */
+          'RateLimit-Remaining'?: number;
+          /** @description seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description the limit and its window in seconds, e.g. `6000;w=60` */
+          'RateLimit-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description a service behind the gateway is down */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  retireProduct: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description the product (StockCode) */
+        product_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description the product, retired */
+      200: {
+        headers: {
+          /** @description requests a client may make in the window */
+          'RateLimit-Limit'?: number;
+          /** @description requests left in the window */
+          'RateLimit-Remaining'?: number;
+          /** @description seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description the limit and its window in seconds, e.g. `6000;w=60` */
+          'RateLimit-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Product'];
+        };
+      };
+      /** @description a parameter or the body is malformed */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description no API key (`Authorization: Bearer <key>`), or a malformed Authorization header */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description the API key sent is not one of the gateway's */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description no product has this id */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description past the rate limit (600 writes a minute per client) */
+      429: {
+        headers: {
+          /** @description seconds until the limit allows a request again */
+          'Retry-After'?: number;
+          /** @description requests a client may make in the window */
+          'RateLimit-Limit'?: number;
+          /** @description requests left in the window */
+          'RateLimit-Remaining'?: number;
+          /** @description seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description the limit and its window in seconds, e.g. `6000;w=60` */
+          'RateLimit-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description a service behind the gateway is down */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getSimilarProducts: {
+    parameters: {
+      query?: {
+        /** @description how many products, best first */
+        top_n?: number;
+      };
+      header?: never;
+      path: {
+        /** @description the product (StockCode) */
+        product_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description the closest products */
+      200: {
+        headers: {
+          /** @description requests a client may make in the window */
+          'RateLimit-Limit'?: number;
+          /** @description requests left in the window */
+          'RateLimit-Remaining'?: number;
+          /** @description seconds until the window ends */
+          'RateLimit-Reset'?: number;
+          /** @description the limit and its window in seconds, e.g. `6000;w=60` */
+          'RateLimit-Policy'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SimilarProducts'];
+        };
+      };
+      /** @description a parameter or the body is malformed */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description a malformed Authorization header (`Bearer <key>` when one is sent) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description the API key sent is not one of the gateway's */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description no product has this id */
       404: {
         headers: {
           [name: string]: unknown;

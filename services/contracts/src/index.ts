@@ -4,5 +4,7 @@ export * from './http/errors.js';
 export * from './http/users.js';
 export * from './http/explanations.js';
 export * from './http/recommendations.js';
+export * from './http/purchases.js';
+export * from './http/products.js';
 export * from './rpc.js';
 export * from './http/health.js';

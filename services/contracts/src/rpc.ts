@@ -1,3 +1,4 @@
+import type { PurchaseLine } from './http/purchases.js';
 import type { ListUsersQuery, UsersList } from './http/users.js';
 
 /**
@@ -10,6 +11,11 @@ export const RecommendationPatterns = {
   UserExists: 'users.exists',
   Recommendations: 'users.recommendations',
   KnownProducts: 'products.known',
+  RecordPurchases: 'purchases.record',
+  PutProduct: 'products.put',
+  RetireProduct: 'products.retire',
+  SimilarProducts: 'products.similar',
+  EraseUser: 'users.erase',
   Health: 'health',
 } as const;
 
@@ -29,6 +35,28 @@ export interface KnownProductsResponse {
   /** The ids of the request that are in the catalog, in the request's order. */
   known: string[];
 }
+/** purchases.record: a batch of lines (validated by the gateway's schema); answered with PurchasesAccepted. */
+export interface RecordPurchasesRequest {
+  lines: PurchaseLine[];
+}
+/** products.put: answered with Product. */
+export interface PutProductRequest {
+  productId: string;
+  description: string;
+  unitPrice?: number;
+}
+/** products.retire: answered with Product. */
+export interface ProductIdRequest {
+  productId: string;
+}
+/** products.similar: answered with SimilarProducts. */
+export interface SimilarProductsRequest {
+  productId: string;
+  topN: number;
+}
+/** users.erase: answered with UserErased (not_found when nothing was ever known of the customer). */
+export type EraseUserRequest = UserRequest;
+
 /** Answered with a RankedList; users.purchases with PurchasesResponse (the HTTP shapes). */
 export interface RecommendationsRequest {
   userId: number;

@@ -16,6 +16,8 @@ import {
   RecommendationClient,
 } from './recommendation-client/recommendation.client.js';
 import { UserRecommendationsService } from './users/user-recommendations.service.js';
+import { ProductsController } from './products/products.controller.js';
+import { PurchasesController } from './purchases/purchases.controller.js';
 import { UsersController } from './users/users.controller.js';
 
 /**
@@ -40,7 +42,13 @@ import { UsersController } from './users/users.controller.js';
       },
     ]),
   ],
-  controllers: [UsersController, HealthController, MetricsController],
+  controllers: [
+    UsersController,
+    PurchasesController,
+    ProductsController,
+    HealthController,
+    MetricsController,
+  ],
   providers: [
     RecommendationClient,
     ExplanationLookupService,

@@ -2,7 +2,10 @@ import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { HealthMessagesController } from './health/health-messages.controller.js';
 import { ProductMessagesController } from './products/product-messages.controller.js';
+import { EmbeddingRequests } from './products/embedding-requests.js';
 import { ProductsRepository } from './products/products.repository.js';
+import { ProductsService } from './products/products.service.js';
+import { PurchaseMessagesController } from './purchases/purchase-messages.controller.js';
 import { PurchasesRepository } from './purchases/purchases.repository.js';
 import { PurchasesService } from './purchases/purchases.service.js';
 import { KeptListsService } from './ranking/kept-lists.service.js';
@@ -29,11 +32,14 @@ import { RpcMetricsInterceptor } from './rpc-metrics.interceptor.js';
     RecommendationMessagesController,
     HealthMessagesController,
     ProductMessagesController,
+    PurchaseMessagesController,
   ],
   providers: [
     UsersRepository,
     UsersService,
     ProductsRepository,
+    ProductsService,
+    EmbeddingRequests,
     RankingRepository,
     KeptListsService,
     PurchasesRepository,

@@ -122,4 +122,28 @@ export class ExplanationCacheRepository {
     const first = results?.at(-1)?.[1];
     return Array.isArray(first) ? first.map((value) => Number(value ?? now) || now) : keys.map(() => now);
   }
+
+  /**
+   * Removes every sentence of a customer, in every namespace, with its markers (the customer was erased).
+   * Walks the explanation keys with SCAN (never KEYS): a customer's keys are `…:<user>:<PRODUCT>[:suffix]`,
+   * product ids being upper case, so another customer's keys never match. Returns how many were removed.
+   */
+  async forgetUser(userId: string): Promise<number> {
+    const prefix = `${this.settings.queuePrefix}:explanation:`;
+    const own = new RegExp(
+      `^${escapeRegExp(prefix)}.+:${escapeRegExp(userId)}:[A-Z0-9_ -]+(:writing|:wanted)?$`,
+    );
+    let removed = 0;
+    for await (const keys of this.redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<
+      string[]
+    >) {
+      const mine = keys.filter((key) => own.test(key));
+      if (mine.length > 0) removed += await this.redis.unlink(...mine);
+    }
+    return removed;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

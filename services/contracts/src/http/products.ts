@@ -40,7 +40,9 @@ export const product = z
     is_merchandise: z.boolean().meta({
       description: 'false for postage, fees and the like: never recommended',
     }),
-    retired: z.boolean().meta({ description: 'taken out of the catalog: never recommended, purchase history kept' }),
+    retired: z
+      .boolean()
+      .meta({ description: 'taken out of the catalog: never recommended, purchase history kept' }),
     created: z.boolean().meta({ description: 'true when this request added the product' }),
   })
   .meta({ id: 'Product' });

@@ -16,11 +16,14 @@ export const purchaseLine = z
       .trim()
       .min(1, 'invoice_no must not be empty')
       .max(32, 'invoice_no has at most 32 characters')
-      .meta({ description: 'the invoice (an invoice number starting with C is a cancellation)', example: '581588' }),
-    stock_code: z
-      .string()
-      .max(32, 'stock_code has at most 32 characters')
-      .meta({ description: 'the product (StockCode; case and surrounding spaces do not matter)', example: '85123A' }),
+      .meta({
+        description: 'the invoice (an invoice number starting with C is a cancellation)',
+        example: '581588',
+      }),
+    stock_code: z.string().max(32, 'stock_code has at most 32 characters').meta({
+      description: 'the product (StockCode; case and surrounding spaces do not matter)',
+      example: '85123A',
+    }),
     description: z
       .string()
       .max(500, 'description has at most 500 characters')
@@ -31,13 +34,11 @@ export const purchaseLine = z
       .min(-2_147_483_648)
       .max(2_147_483_647)
       .meta({ description: 'units (a line with 0 or fewer is a return, dropped)', example: 6 }),
-    invoice_date: z
-      .string()
-      .max(40, 'invoice_date has at most 40 characters')
-      .meta({
-        description: 'shop-local time, `YYYY-MM-DD HH:MM:SS` (or with `T`; or `M/D/YYYY H:MM` as some exports write it)',
-        example: '2011-12-09 12:50:00',
-      }),
+    invoice_date: z.string().max(40, 'invoice_date has at most 40 characters').meta({
+      description:
+        'shop-local time, `YYYY-MM-DD HH:MM:SS` (or with `T`; or `M/D/YYYY H:MM` as some exports write it)',
+      example: '2011-12-09 12:50:00',
+    }),
     unit_price: z
       .number({ error: 'unit_price must be a number' })
       .min(-1e9)
@@ -62,7 +63,10 @@ export const purchasesRequest = z
     lines: z
       .array(purchaseLine)
       .min(1, 'lines must hold at least one line')
-      .max(MAX_PURCHASE_LINES, `lines holds at most ${MAX_PURCHASE_LINES} lines: post larger batches in parts`),
+      .max(
+        MAX_PURCHASE_LINES,
+        `lines holds at most ${MAX_PURCHASE_LINES} lines: post larger batches in parts`,
+      ),
   })
   .strict()
   .meta({ id: 'PurchasesRequest' });
@@ -74,12 +78,13 @@ export const purchasesAccepted = z
   .object({
     accepted: z.number().int().min(0).meta({ description: 'lines recorded now' }),
     duplicates: z.number().int().min(0).meta({
-      description: 'lines of invoices already recorded (posted before, or in the ingested file): they change nothing',
+      description:
+        'lines of invoices already recorded (posted before, or in the ingested file): they change nothing',
     }),
     dropped: z
       .array(
         z.object({
-          index: z.number().int().min(0).meta({ description: 'the line\'s position in `lines`' }),
+          index: z.number().int().min(0).meta({ description: "the line's position in `lines`" }),
           reason: z.string().meta({
             description:
               'the data rule that drops it: `missing_customer_id`, `missing_stock_code`, `cancellation`, ' +

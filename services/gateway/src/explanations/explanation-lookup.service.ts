@@ -6,6 +6,7 @@ import {
   QueueNames,
   explanationRequestId,
   explanationRequestOptions,
+  withDeadline,
   type AppConfig,
   type CachedExplanation,
   type ExplanationJob,
@@ -133,6 +134,11 @@ export class ExplanationLookupService {
     for (const [id, at] of this.recentRequests) {
       if (at <= now - REQUEST_REPEAT_MS) this.recentRequests.delete(id);
     }
+  }
+
+  /** Forgets every sentence of an erased customer (fails after `deadlineMs` when Redis does not answer). */
+  forget(userId: string, deadlineMs = 5_000): Promise<number> {
+    return withDeadline(this.cache.forgetUser(userId), deadlineMs, 'Redis');
   }
 
   /** The namespace the running explanation service writes under (read at most every 2 s). */

@@ -22,6 +22,19 @@ import {
   type UserExistsResponse,
   type ServiceMetrics,
 } from '@retail/common';
+import type {
+  EraseUserRequest,
+  Product,
+  ProductIdRequest,
+  ProductRequest,
+  PurchaseLine,
+  PurchasesAccepted,
+  PutProductRequest,
+  RecordPurchasesRequest,
+  SimilarProducts,
+  SimilarProductsRequest,
+  UserErased,
+} from '@retail/contracts';
 import { APP_CONFIG, METRICS } from '@retail/common/nest';
 
 export const RECOMMENDATION_SERVICE = 'RECOMMENDATION_SERVICE';
@@ -84,6 +97,33 @@ export class RecommendationClient implements OnApplicationShutdown {
     return this.call(RecommendationPatterns.Recommendations, { userId, topN });
   }
 
+  recordPurchases(lines: PurchaseLine[]): Promise<PurchasesAccepted> {
+    return this.call(RecommendationPatterns.RecordPurchases, { lines } satisfies RecordPurchasesRequest);
+  }
+
+  putProduct(productId: string, request: ProductRequest): Promise<Product> {
+    return this.call(RecommendationPatterns.PutProduct, {
+      productId,
+      description: request.description,
+      ...(request.unit_price === undefined ? {} : { unitPrice: request.unit_price }),
+    } satisfies PutProductRequest);
+  }
+
+  retireProduct(productId: string): Promise<Product> {
+    return this.call(RecommendationPatterns.RetireProduct, { productId } satisfies ProductIdRequest);
+  }
+
+  similarProducts(productId: string, topN: number): Promise<SimilarProducts> {
+    return this.call(RecommendationPatterns.SimilarProducts, {
+      productId,
+      topN,
+    } satisfies SimilarProductsRequest);
+  }
+
+  eraseUser(userId: number): Promise<UserErased> {
+    return this.call(RecommendationPatterns.EraseUser, { userId } satisfies EraseUserRequest);
+  }
+
   health(): Promise<{ postgres: boolean }> {
     return this.call(RecommendationPatterns.Health, {});
   }
@@ -104,7 +144,8 @@ export class RecommendationClient implements OnApplicationShutdown {
       } catch (error) {
         // The connection broke (the replica it reached stopped or died): once more, on a fresh connection
         // (the client connects again by itself, and resolves the service's name again: another replica),
-        // within what is left of the deadline. Every call here reads, so a second attempt is harmless.
+        // within what is left of the deadline. Every call here is harmless to repeat: the reads, and the
+        // writes, which are idempotent (purchases by invoice, products and erasures by id).
         const left = this.timeoutMs - (performance.now() - started);
         if (!this.connectionBroke(error) || left < 1) throw error;
         answer = await send(left);

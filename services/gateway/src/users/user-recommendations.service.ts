@@ -1,6 +1,7 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import type {
   ExplanationsResponse,
+  UserErased,
   ListUsersQuery,
   PurchasesResponse,
   RecommendationsQuery,
@@ -78,6 +79,25 @@ export class UserRecommendationsService {
     await this.mustBeProducts(productIds);
     const id = String(userId);
     return { user_id: id, explanations: await this.explanations.lookup(id, productIds, true) };
+  }
+
+  /**
+   * Erases a customer at their request: their purchases and lists (the recommendation service), then their
+   * cached sentences (Redis). When Redis does not answer, the purchases are erased already and the answer is
+   * a 503 saying to repeat the request (erasing again is harmless).
+   */
+  async erase(userId: number): Promise<UserErased> {
+    const answer = await this.recommendation.eraseUser(userId);
+    this.known.delete(userId);
+    try {
+      await this.explanations.forget(String(userId));
+    } catch {
+      throw new ServiceUnavailableException(
+        `the purchases of user ${userId} are erased, but their cached explanations could not be (Redis does not ` +
+          'answer): repeat the request',
+      );
+    }
+    return answer;
   }
 
   private async mustExist(userId: number): Promise<void> {

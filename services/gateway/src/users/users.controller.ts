@@ -1,4 +1,13 @@
-import { applyDecorators, Controller, Get, NotFoundException, Param, Query, Res } from '@nestjs/common';
+import {
+  applyDecorators,
+  Controller,
+  Delete,
+  Get,
+  NotFoundException,
+  Param,
+  Query,
+  Res,
+} from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import {
@@ -12,7 +21,9 @@ import {
   recommendationsQuery,
   recommendationsResponse,
   usersPage,
+  userErased,
   type ExplanationsResponse,
+  type UserErased,
   type ListUsersQuery,
   type PurchasesResponse,
   type RecommendationsQuery,
@@ -20,6 +31,7 @@ import {
   type UsersPage,
 } from '@retail/contracts';
 import type { z } from 'zod';
+import { WriteEndpoint } from '../access/access.js';
 import { Revalidated, revalidationHeaders } from '../http/revalidation.js';
 import { UserRecommendationsService } from './user-recommendations.service.js';
 
@@ -67,7 +79,7 @@ function UserEndpoint(answer: z.ZodType, options: UserEndpointOptions): MethodDe
 /**
  * The storefront's API: thin. Every parameter is validated, typed and documented by its schema in
  * @retail/contracts (the same schemas document the answers); UserRecommendationsService composes them.
- * All of it reads (public unless API_KEYS_REQUIRED_FOR_READS; see AccessGuard).
+ * The reads are public unless API_KEYS_REQUIRED_FOR_READS (see AccessGuard); erasing needs a key.
  */
 @ApiTags('users')
 @Controller('api/users')
@@ -161,6 +173,26 @@ export class UsersController {
     @Query({ schema: explanationsQuery }) query: z.output<typeof explanationsQuery>,
   ): Promise<ExplanationsResponse> {
     return this.users.explanationsFor(customer(userId), query.product_ids);
+  }
+
+  @Delete(':user_id')
+  @WriteEndpoint()
+  @ApiOperation({
+    operationId: 'eraseUser',
+    summary: 'Erase a customer at their request: purchases, lists and cached sentences',
+    description:
+      "Their purchase lines (the ingested file's and the posted ones), their user-item rows, their kept lists " +
+      'and their cached explanations are removed, and a new ingestion of the file does not bring them back; ' +
+      'the models forget them at their next training. Repeating the request is harmless.',
+  })
+  @UserEndpoint(userErased, {
+    answers: 'the customer is erased',
+    notFound: 'no customer ever had this number',
+  })
+  erase(
+    @Param('user_id', { schema: customerNumber }) userId: z.output<typeof customerNumber>,
+  ): Promise<UserErased> {
+    return this.users.erase(customer(userId));
   }
 }
 

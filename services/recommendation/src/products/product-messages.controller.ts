@@ -6,13 +6,28 @@ import {
   type KnownProductsRequest,
   type KnownProductsResponse,
 } from '@retail/common';
+import type {
+  Product,
+  ProductIdRequest,
+  PutProductRequest,
+  SimilarProducts,
+  SimilarProductsRequest,
+} from '@retail/contracts';
 import { badRequest } from '../errors.js';
 import { ProductsRepository } from './products.repository.js';
+import { ProductsService } from './products.service.js';
 
-/** products.known: which product ids exist, so that the gateway answers 404 for the others. */
+/**
+ * The catalog's message patterns: products.known (which ids exist, so that the gateway answers 404 for the
+ * others), products.put and products.retire (the write API), products.similar ("more like this"). The
+ * gateway has validated the requests with the HTTP schemas.
+ */
 @Controller()
 export class ProductMessagesController {
-  constructor(private readonly products: ProductsRepository) {}
+  constructor(
+    private readonly products: ProductsRepository,
+    private readonly catalog: ProductsService,
+  ) {}
 
   @MessagePattern(RecommendationPatterns.KnownProducts)
   async known(@Payload() request: KnownProductsRequest): Promise<KnownProductsResponse> {
@@ -26,5 +41,20 @@ export class ProductMessagesController {
     }
     const known = await this.products.known(ids);
     return { known: ids.filter((id) => known.has(id)) };
+  }
+
+  @MessagePattern(RecommendationPatterns.PutProduct)
+  put(@Payload() request: PutProductRequest): Promise<Product> {
+    return this.catalog.put(request.productId, request.description, request.unitPrice);
+  }
+
+  @MessagePattern(RecommendationPatterns.RetireProduct)
+  retire(@Payload() request: ProductIdRequest): Promise<Product> {
+    return this.catalog.retire(request.productId);
+  }
+
+  @MessagePattern(RecommendationPatterns.SimilarProducts)
+  similar(@Payload() request: SimilarProductsRequest): Promise<SimilarProducts> {
+    return this.catalog.similar(request.productId, request.topN);
   }
 }

@@ -223,7 +223,8 @@ export class PurchasesRepository {
   /**
    * Erases a customer at their request, in one transaction: their lines (the file's and the posted ones),
    * their user-item rows, the customer row (their kept lists go with it), and they are remembered as erased
-   * so that a new ingestion of the file does not bring them back. False when nothing was known of them.
+   * so that a new ingestion of the file does not bring them back. `known` is false when nothing was ever known
+   * of them (erased before counts as known: erasing is repeatable).
    */
   async erase(customerId: number): Promise<{ lines: number; known: boolean }> {
     return withTransaction(this.db, async (client) => {
@@ -234,14 +235,14 @@ export class PurchasesRepository {
       await client.query('DELETE FROM user_items WHERE customer_id = $1', [customerId]);
       const customer = await client.query('DELETE FROM customers WHERE customer_id = $1', [customerId]);
       const lines = (file.rowCount ?? 0) + (posted.rowCount ?? 0);
-      const known = (customer.rowCount ?? 0) > 0 || lines > 0;
-      if (known) {
-        await client.query(
-          'INSERT INTO erased_customers (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO NOTHING',
-          [customerId],
-        );
-      }
-      return { lines, known };
+      const erasedNow = (customer.rowCount ?? 0) > 0 || lines > 0;
+      const { rowCount: erasedBefore } = await client.query(
+        erasedNow
+          ? 'INSERT INTO erased_customers (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO NOTHING'
+          : 'SELECT 1 FROM erased_customers WHERE customer_id = $1',
+        [customerId],
+      );
+      return { lines, known: erasedNow || (erasedBefore ?? 0) > 0 };
     });
   }
 }

@@ -1,14 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import {
   OutageLog,
   QueueNames,
   createQueue,
-  enqueueMissingEmbeddings,
   withDeadline,
   type AppConfig,
-  type Database,
-  type EmbeddingJobData,
   type ServiceMetrics,
 } from '@retail/common';
 import {
@@ -18,8 +14,9 @@ import {
   type CleanLine,
   type PostedLine,
 } from '@retail/ingestion/cleaning';
-import { APP_CONFIG, DATABASE, METRICS } from '@retail/common/nest';
+import { APP_CONFIG, METRICS } from '@retail/common/nest';
 import { badRequest } from '../errors.js';
+import { EmbeddingRequests } from '../products/embedding-requests.js';
 import { queuePurchases, type RefreshQueue } from '../refresh/refresh-queue.js';
 import { PurchasesRepository, type AppliedPurchases, type PostedProduct } from './purchases.repository.js';
 
@@ -52,16 +49,14 @@ export class PurchasesService implements OnApplicationShutdown {
     this.logger,
   );
   private readonly refresh: RefreshQueue;
-  private readonly embeddings: Queue<EmbeddingJobData>;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(DATABASE) private readonly db: Database,
+    @Inject(APP_CONFIG) config: AppConfig,
     @Inject(METRICS) private readonly metrics: ServiceMetrics,
     private readonly repository: PurchasesRepository,
+    private readonly embeddings: EmbeddingRequests,
   ) {
     this.refresh = createQueue(QueueNames.RecommendationRefresh, config, this.outage) as RefreshQueue;
-    this.embeddings = createQueue<EmbeddingJobData>(QueueNames.Embeddings, config, this.outage);
   }
 
   async record(lines: readonly PostedLine[]): Promise<PurchasesAccepted> {
@@ -108,30 +103,25 @@ export class PurchasesService implements OnApplicationShutdown {
     return this.repository.apply(customerId, summariseCustomer);
   }
 
-  /** Erases a customer's purchases (their lists go with them); false when nothing was known of them. */
+  /**
+   * Erases a customer's purchases (their lists go with them); false when nothing was ever known of them.
+   * Erasing again answers true (the request may be repeated safely).
+   */
   async erase(customerId: number): Promise<boolean> {
     const { known } = await this.repository.erase(customerId);
     return known;
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled(
-      [this.refresh, this.embeddings].map((queue) => withDeadline(queue.close(), QUEUE_DEADLINE_MS, 'Redis')),
-    );
+    await withDeadline(this.refresh.close(), QUEUE_DEADLINE_MS, 'Redis').catch(() => undefined);
   }
 
   /** The work after the commit; with Redis away it is left to the planner's catch-up (logged once). */
   private async afterCommit(customers: number[], batch: string, newProducts: boolean): Promise<void> {
-    if (customers.length === 0 && !newProducts) return;
+    if (newProducts) await this.embeddings.queueMissing();
+    if (customers.length === 0) return;
     try {
-      await withDeadline(
-        Promise.all([
-          queuePurchases(this.refresh, customers, batch),
-          newProducts ? enqueueMissingEmbeddings(this.db, this.embeddings, this.config) : undefined,
-        ]),
-        QUEUE_DEADLINE_MS,
-        'Redis',
-      );
+      await withDeadline(queuePurchases(this.refresh, customers, batch), QUEUE_DEADLINE_MS, 'Redis');
       this.outage.ok();
     } catch (error) {
       this.outage.failed(error);

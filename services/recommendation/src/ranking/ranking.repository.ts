@@ -100,7 +100,8 @@ function rankingSql(kind: RankingKind): string {
 
 /** `ranked`'s first $3 products as the answer's JSON array (descriptions from the catalog). */
 const RANKED_JSON = `(SELECT coalesce(json_agg(json_build_object('product_id', x.product_id, 'description', p.description,
-                                                      'score', x.score) ORDER BY x.distance, x.product_id), '[]')
+                                                      'score', x.score, 'unit_price', p.unit_price)
+                                    ORDER BY x.distance, x.product_id), '[]')
      FROM (SELECT * FROM ranked ORDER BY distance, product_id LIMIT $3) x JOIN products p USING (product_id))`;
 
 /**
@@ -150,8 +151,8 @@ const KEPT_SQL = `SELECT c.version AS customer_version, coalesce(m.version, 0) A
        r.customer_version AS list_customer_version, r.model_version AS list_model_version,
        r.purchased_with_vectors AS with_vectors,
        (SELECT coalesce(json_agg(json_build_object('product_id', y.product_id, 'description', y.description,
-                                                   'score', y.score) ORDER BY y.ord), '[]')
-          FROM (SELECT u.ord, u.score, p.product_id, p.description
+                                                   'score', y.score, 'unit_price', y.unit_price) ORDER BY y.ord), '[]')
+          FROM (SELECT u.ord, u.score, p.product_id, p.description, p.unit_price
                   FROM unnest(r.product_ids, r.scores) WITH ORDINALITY AS u (product_id, score, ord)
                   JOIN products p ON p.product_id = u.product_id AND p.is_merchandise AND p.retired_at IS NULL
                  ORDER BY u.ord LIMIT $3) y) AS products

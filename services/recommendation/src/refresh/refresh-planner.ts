@@ -10,6 +10,7 @@ import {
   type RefreshJobData,
 } from '@retail/common';
 import { APP_CONFIG } from '@retail/common/nest';
+import { EmbeddingRequests } from '../products/embedding-requests.js';
 import { PurchasesRepository } from '../purchases/purchases.repository.js';
 import { KeptListsService } from '../ranking/kept-lists.service.js';
 import { RankingRepository } from '../ranking/ranking.repository.js';
@@ -19,6 +20,8 @@ import { RefreshWorker } from './refresh.worker.js';
 
 /** How long a pass may wait for Redis before it is given up (the next pass tries again). */
 const QUEUE_DEADLINE_MS = 5_000;
+/** Every this many passes, products still without a vector are asked of the embedder again (their job was lost). */
+const EMBEDDINGS_EVERY = 15;
 /** Posted invoices still unapplied this long after their commit lost their job (Redis was away): queued again. */
 const LATE_PURCHASES_MS = 10_000;
 
@@ -50,6 +53,7 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
   private passing: Promise<void> | undefined;
   private stopped = false;
   private concurrencySet = false;
+  private passes = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -58,6 +62,7 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
     private readonly purchases: PurchasesRepository,
     private readonly trainer: ModelTrainingService,
     private readonly worker: RefreshWorker,
+    private readonly embeddings: EmbeddingRequests,
   ) {
     this.intervalMs = config.recommendation.refreshIntervalMs;
     this.concurrency = config.recommendation.refreshConcurrency;
@@ -157,6 +162,7 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
       }
       this.worker.balance(await withDeadline(this.queue!.getWorkersCount(), QUEUE_DEADLINE_MS, 'Redis'));
       await this.plan();
+      if (this.passes++ % EMBEDDINGS_EVERY === EMBEDDINGS_EVERY - 1) await this.embeddings.queueMissing();
     } catch (error) {
       this.warn('planning the refresh', error);
     }

@@ -42,7 +42,7 @@ export class UsersRepository {
   async purchases(customerId: number): Promise<Purchase[]> {
     const { rows } = await this.db.query<Purchase>({
       name: 'users.purchases',
-      text: `SELECT ui.product_id, p.description, ui.times_bought,
+      text: `SELECT ui.product_id, p.description, ui.times_bought, p.unit_price::float8 AS unit_price,
               replace(ui.last_purchased_at::text, ' ', 'T') AS last_purchased_at
          FROM user_items ui JOIN products p USING (product_id)
         WHERE ui.customer_id = $1 AND p.is_merchandise
