@@ -29,13 +29,10 @@ export const rankedProduct = z.object({
     description:
       'description model: cosine similarity, -1..1; co-purchase and hybrid: inner product, higher is better',
   }),
-  unit_price: z
-    .number()
-    .nullable()
-    .meta({
-      description: 'GBP, the latest price the data has for the product; null when none',
-      example: 2.55,
-    }),
+  unit_price: z.number().nullable().meta({
+    description: 'GBP, the latest price the data has for the product; null when none',
+    example: 2.55,
+  }),
 });
 
 /** A user's ranked list, as the recommendation service answers it (the explanations come from the cache). */

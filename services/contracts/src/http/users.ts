@@ -55,13 +55,10 @@ export const purchase = z.object({
   product_id: z.string().meta({ example: '85123A' }),
   description: z.string().meta({ example: 'WHITE HANGING HEART T-LIGHT HOLDER' }),
   times_bought: z.number().int().meta({ description: 'distinct invoices with the product', example: 34 }),
-  unit_price: z
-    .number()
-    .nullable()
-    .meta({
-      description: 'GBP, the latest price the data has for the product; null when none',
-      example: 2.55,
-    }),
+  unit_price: z.number().nullable().meta({
+    description: 'GBP, the latest price the data has for the product; null when none',
+    example: 2.55,
+  }),
   last_purchased_at: z
     .string()
     .meta({ description: 'shop-local time, ISO 8601 without zone', example: '2011-02-10T14:38:00' }),
