@@ -60,8 +60,21 @@ import { UsersController } from './users/users.controller.js';
     {
       provide: APP_PIPE,
       useValue: new StandardSchemaValidationPipe({
+        // Each problem says where it is (`lines.3.quantity: ...`) unless its message names the field already.
         exceptionFactory: (issues) =>
-          new BadRequestException(issues.map((issue) => issue.message).join('; ')),
+          new BadRequestException(
+            issues
+              .map((issue) => {
+                const path = (issue.path ?? []).map((part) =>
+                  typeof part === 'object' ? String(part.key) : String(part),
+                );
+                const field = path.at(-1);
+                return path.length === 0 || (field !== undefined && issue.message.includes(field))
+                  ? issue.message
+                  : `${path.join('.')}: ${issue.message}`;
+              })
+              .join('; '),
+          ),
       }),
     },
   ],

@@ -25,6 +25,7 @@ export class EmbeddingRequests implements OnApplicationShutdown {
   private readonly logger = new Logger(EmbeddingRequests.name);
   private readonly outage = new OutageLog('Redis (embedding jobs are queued when it is back)', this.logger);
   private readonly queue: Queue<EmbeddingJobData>;
+  private readonly requests = new Set<Promise<number>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -49,7 +50,17 @@ export class EmbeddingRequests implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Queues what is missing in the background, so that an answer never waits for Redis (shutdown lets the
+   * last request finish, within the deadline).
+   */
+  requestMissing(): void {
+    const request = this.queueMissing().finally(() => this.requests.delete(request));
+    this.requests.add(request);
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    await withDeadline(Promise.all(this.requests), QUEUE_DEADLINE_MS, 'Redis').catch(() => undefined);
     await withDeadline(this.queue.close(), QUEUE_DEADLINE_MS, 'Redis').catch(() => undefined);
   }
 }

@@ -23,7 +23,7 @@ export class ProductsService {
   async put(productId: string, description: string, unitPrice?: number): Promise<Product> {
     const text = normaliseDescription(description);
     const product = await this.repository.put(productId, text, isMerchandise(productId, text), unitPrice);
-    await this.embeddings.queueMissing();
+    this.embeddings.requestMissing();
     return product;
   }
 

@@ -49,6 +49,8 @@ export class PurchasesService implements OnApplicationShutdown {
     this.logger,
   );
   private readonly refresh: RefreshQueue;
+  /** The work after each commit still being queued (shutdown lets it finish, within the deadline). */
+  private readonly followUps = new Set<Promise<void>>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -90,11 +92,14 @@ export class PurchasesService implements OnApplicationShutdown {
     this.metrics.purchaseLines.inc({ outcome: 'accepted' }, accepted);
     this.metrics.purchaseLines.inc({ outcome: 'duplicate' }, duplicates);
     this.metrics.purchaseLines.inc({ outcome: 'dropped' }, dropped.length);
-    await this.afterCommit(
+    // The answer does not wait for Redis: what follows is queued in the background, and with Redis away the
+    // refresh planner finds the unapplied invoices once it is back.
+    const followUp = this.afterCommit(
       [...new Set(recorded.invoices.map((invoice) => invoice.customerId))],
       recorded.invoices[0]?.invoiceNo ?? '',
       recorded.newProducts.length > 0,
-    );
+    ).finally(() => this.followUps.delete(followUp));
+    this.followUps.add(followUp);
     return { accepted, duplicates, dropped };
   }
 
@@ -113,14 +118,15 @@ export class PurchasesService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await withDeadline(Promise.all(this.followUps), QUEUE_DEADLINE_MS, 'Redis').catch(() => undefined);
     await withDeadline(this.refresh.close(), QUEUE_DEADLINE_MS, 'Redis').catch(() => undefined);
   }
 
   /** The work after the commit; with Redis away it is left to the planner's catch-up (logged once). */
   private async afterCommit(customers: number[], batch: string, newProducts: boolean): Promise<void> {
-    if (newProducts) await this.embeddings.queueMissing();
-    if (customers.length === 0) return;
     try {
+      if (newProducts) this.embeddings.requestMissing();
+      if (customers.length === 0) return;
       await withDeadline(queuePurchases(this.refresh, customers, batch), QUEUE_DEADLINE_MS, 'Redis');
       this.outage.ok();
     } catch (error) {
