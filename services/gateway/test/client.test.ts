@@ -25,6 +25,8 @@ let db: Database;
 let redis: RedisClient;
 let stack: TestStack;
 let api: RetailClient;
+let writer: RetailClient;
+const KEY = 'client-test-key-0123456789';
 let doc: Document;
 const ajv = new Ajv({ strict: false, allErrors: true });
 const called = new Set<string>();
@@ -60,8 +62,9 @@ function expectDocumented(
 beforeAll(async () => {
   ({ db, redis } = await openTestStores());
   await loadCatalog('small.csv');
-  stack = await startStack();
+  stack = await startStack({ API_KEYS: KEY });
   api = createRetailClient({ baseUrl: stack.url });
+  writer = createRetailClient({ baseUrl: stack.url, apiKey: KEY });
   doc = (await stack.get('/api/docs/openapi.json')).body as Document;
   ajv.addSchema({ $id: 'openapi', components: doc.components });
 });
@@ -138,6 +141,73 @@ describe('the generated client against a running gateway', () => {
   it('getLiveness and getReadiness', async () => {
     expectDocumented('getLiveness', await api.GET('/api/health'), 200);
     expectDocumented('getReadiness', await api.GET('/api/health/ready'), 200);
+  });
+
+  it('postPurchases: 202 with what was recorded, 400 for a malformed batch, 401 without the key', async () => {
+    const line = {
+      invoice_no: '900100',
+      stock_code: '71053',
+      description: 'WHITE METAL LANTERN',
+      quantity: 1,
+      invoice_date: '2011-12-10 10:00:00',
+      unit_price: 3.39,
+      customer_id: 13047,
+      country: 'United Kingdom',
+    };
+    const posted = await writer.POST('/api/purchases', {
+      body: { lines: [line, { ...line, quantity: -1 }] },
+    });
+    expectDocumented('postPurchases', posted, 202);
+    expect(posted.data).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      dropped: [{ index: 1, reason: 'non_positive_quantity' }],
+    });
+    expectDocumented('postPurchases', await writer.POST('/api/purchases', { body: { lines: [] } }), 400);
+    expectDocumented('postPurchases', await api.POST('/api/purchases', { body: { lines: [line] } }), 401);
+  });
+
+  it('putProduct, getSimilarProducts and retireProduct: a product described, found alike, retired', async () => {
+    const product = { params: { path: { product_id: '90001' } } };
+    const put = await writer.PUT('/api/products/{product_id}', {
+      ...product,
+      body: { description: 'RED POLKA DOT HAND WARMER', unit_price: 2.5 },
+    });
+    expectDocumented('putProduct', put, 200);
+    expect(put.data).toMatchObject({ product_id: '90001', description: 'RED POLKA DOT HAND WARMER' });
+    expectDocumented(
+      'putProduct',
+      await writer.PUT('/api/products/{product_id}', { ...product, body: { description: '' } }),
+      400,
+    );
+    const similar = '/api/products/{product_id}/similar';
+    const alike = await api.GET(similar, { params: { path: { product_id: '22632' }, query: { top_n: 2 } } });
+    expectDocumented('getSimilarProducts', alike, 200);
+    expect(alike.data?.products.length).toBeGreaterThan(0);
+    expectDocumented(
+      'getSimilarProducts',
+      await api.GET(similar, { params: { path: { product_id: 'NOPE' } } }),
+      404,
+    );
+    expectDocumented(
+      'getSimilarProducts',
+      await api.GET(similar, { params: { path: { product_id: '22632' }, query: { top_n: 0 } } }),
+      400,
+    );
+    expectDocumented('retireProduct', await writer.DELETE('/api/products/{product_id}', product), 200);
+    expectDocumented(
+      'retireProduct',
+      await writer.DELETE('/api/products/{product_id}', { params: { path: { product_id: 'NOPE' } } }),
+      404,
+    );
+  });
+
+  it('eraseUser: erased, then 404 for a customer never known; 403 with a wrong key', async () => {
+    const path = '/api/users/{user_id}';
+    expectDocumented('eraseUser', await writer.DELETE(path, { params: { path: { user_id: '12583' } } }), 200);
+    expectDocumented('eraseUser', await writer.DELETE(path, { params: { path: { user_id: '77777' } } }), 404);
+    const wrong = createRetailClient({ baseUrl: stack.url, apiKey: 'not-a-key-of-this-gateway' });
+    expectDocumented('eraseUser', await wrong.DELETE(path, { params: { path: { user_id: '12583' } } }), 403);
   });
 
   it('sends the API key it is given (a wrong one is refused with the documented error)', async () => {
