@@ -244,7 +244,10 @@ describe('with Redis away', () => {
     const sockets = new Set<net.Socket>();
     let open = true;
     const relay = net.createServer((inbound) => {
-      if (!open) return inbound.destroy();
+      if (!open) {
+        inbound.destroy();
+        return;
+      }
       const outbound = net.connect(Number(target.port || 6379), target.hostname);
       sockets.add(inbound).add(outbound);
       inbound.pipe(outbound).pipe(inbound);

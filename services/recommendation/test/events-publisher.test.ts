@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import { RecommendationEventsPublisher } from '../src/recommendations/recommendation-events.publisher.js';
 
 const shown = (...ids: string[]) =>
-  ids.map((product_id) => ({ product_id, description: product_id, score: 0.5 }));
+  ids.map((product_id) => ({ product_id, description: product_id, score: 0.5, unit_price: null }));
 
 let redis: RedisClient;
 let queue: Queue<ExplanationJob>;
