@@ -40,6 +40,8 @@ const IMAGE = 'retail-recommender/app:local';
 const UP_TIMEOUT_S = Number(process.env.COMPOSE_TEST_UP_TIMEOUT_S || 600);
 const APP_LAYERS_BUDGET_BYTES = 120e6;
 const BUILD_TOOLS = ['typescript', 'vite', 'rolldown', '@sveltejs/vite-plugin-svelte', 'jest', 'eslint'];
+/** The model-call budget of the scale step (LLM_REQUESTS_PER_MINUTE, shared by the three workers). */
+const SCALE_CALLS_PER_MINUTE = 300;
 /** Recommendation lists asked for in the scale step (12 sentences each). */
 const SCALE_USERS = 40;
 
@@ -839,6 +841,8 @@ async function scaleOut(
       LLM_API_KEY: 'compose-test-key',
       LLM_BASE_URL: modelsUrl,
       QUEUE_DASHBOARD_PASSWORD: password,
+      // Below what three workers would call unchecked (the sentences need two windows): the budget binds.
+      LLM_REQUESTS_PER_MINUTE: String(SCALE_CALLS_PER_MINUTE),
     });
     await compose(['down', '-v']);
     say(
@@ -956,6 +960,20 @@ async function scaleOut(
           )
           .join('; ')}`,
     );
+    // The deployment's budget holds across the three workers: the first window (it starts with the first
+    // call) holds at most the limit, and no minute ever more than two windows' worth.
+    const callTimes = fake
+      .requestsTo('/chat/completions')
+      .map((r) => r.receivedAt)
+      .sort((a, b) => a - b);
+    const firstMinute = callTimes.filter((t) => t < callTimes[0]! + 60_000).length;
+    const busiestMinute = Math.max(
+      ...callTimes.map((start) => callTimes.filter((t) => t >= start && t < start + 60_000).length),
+    );
+    check(
+      firstMinute <= SCALE_CALLS_PER_MINUTE && busiestMinute <= 2 * SCALE_CALLS_PER_MINUTE,
+      `model calls: ${firstMinute} in the first minute, ${busiestMinute} in the busiest, limit ${SCALE_CALLS_PER_MINUTE} per minute`,
+    );
     const perExplainer = await Promise.all(
       explainers.map((c) => containerMetric(c.id, 9103, 'retail_model_calls_total', { kind: 'chat' })),
     );
@@ -976,6 +994,10 @@ async function scaleOut(
       [
         'scale: explanations',
         `${pairs} sentences for ${SCALE_USERS} users asked for twice at once: ${chatCalls} chat calls (by replica ${perExplainer.join(' + ')}), all written in ${seconds(explainedMs)}, every job run in ${seconds(drainedMs)}`,
+      ],
+      [
+        'scale: model calls per minute (3 workers)',
+        `${firstMinute} in the first window, ${busiestMinute} in the busiest 60 s, limit ${SCALE_CALLS_PER_MINUTE}`,
       ],
       [
         'scale: queues after',

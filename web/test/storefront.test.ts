@@ -148,7 +148,11 @@ beforeAll(async () => {
   expect({ code: embed.code, stderr: embed.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
 
   const [recommendationPort, gatewayPort, webPort] = [await freePort(), await freePort(), await freePort()];
-  gatewayEnv = { RECOMMENDATION_PORT: String(recommendationPort), GATEWAY_PORT: String(gatewayPort) };
+  gatewayEnv = {
+    RECOMMENDATION_PORT: String(recommendationPort),
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
+  };
   recommendation = startProcess('services/recommendation/dist/main.js', [], gatewayEnv);
   await recommendation.waitFor(/listening on tcp/);
   await startGateway();
@@ -474,6 +478,12 @@ describe('/retail_shop', () => {
       [Number(lonely)],
     );
     try {
+      // A change of vectors refreshes every list in the background (meanwhile the previous list is
+      // served, marked refreshing): the page is opened once this customer's list is computed again.
+      await eventually(async () => {
+        const answer = await fetch(`${gatewayEnv.GATEWAY_URL}/api/users/${lonely}/recommendations`);
+        return answer.ok && ((await answer.json()) as { refreshing: boolean }).refreshing === false;
+      }, 120_000);
       await open(page, `/retail_shop?user=${lonely}`);
       await page.getByText('No recommendations for this customer yet').waitFor();
       expect(await page.locator('.reason').textContent()).toMatch(
@@ -485,7 +495,7 @@ describe('/retail_shop', () => {
       expect((await runCli('services/embedder/dist/embed.cli.js', ['--wait'])).code).toBe(0);
     }
     await page.close();
-  }, 120_000);
+  }, 240_000);
 
   it('shows a loading state while the shop answers', async () => {
     const page = await newPage();

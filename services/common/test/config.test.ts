@@ -82,7 +82,12 @@ describe('the served recommendation model', () => {
   it('is the hybrid by default, over the active description model, and can be chosen', async () => {
     const { servedModel, COPURCHASE_MODEL } = await import('../src/models/recommender-models.js');
     const byDefault = loadConfig({});
-    expect(byDefault.recommender).toEqual({ model: 'hybrid', minPurchases: 1 });
+    expect(byDefault.recommender).toEqual({
+      model: 'hybrid',
+      minPurchases: 1,
+      retrainAfterLines: 50_000,
+      retrainAfterSeconds: 3_600,
+    });
     expect(servedModel(byDefault)).toEqual({
       kind: 'hybrid',
       name: `hybrid-v1+${LOCAL_EMBEDDING_MODEL}`,
@@ -91,11 +96,18 @@ describe('the served recommendation model', () => {
     expect(servedModel(loadConfig({ RECOMMENDER_MODEL: 'copurchase' })).name).toBe(COPURCHASE_MODEL);
     expect(servedModel(loadConfig({ RECOMMENDER_MODEL: 'description' })).name).toBe(LOCAL_EMBEDDING_MODEL);
     expect(loadConfig({ RECOMMENDER_MIN_PURCHASES: '3' }).recommender.minPurchases).toBe(3);
+    expect(
+      loadConfig({ RECOMMENDER_RETRAIN_AFTER_LINES: '1000', RECOMMENDER_RETRAIN_AFTER_SECONDS: '60' })
+        .recommender,
+    ).toMatchObject({ retrainAfterLines: 1000, retrainAfterSeconds: 60 });
   });
 
   it('refuses an unknown model or threshold, naming the variable', () => {
     expect(() => loadConfig({ RECOMMENDER_MODEL: 'bestsellers', RECOMMENDER_MIN_PURCHASES: '0' })).toThrow(
       /RECOMMENDER_MODEL[\s\S]*RECOMMENDER_MIN_PURCHASES/,
+    );
+    expect(() => loadConfig({ RECOMMENDER_RETRAIN_AFTER_LINES: 'many' })).toThrow(
+      /RECOMMENDER_RETRAIN_AFTER_LINES/,
     );
   });
 });

@@ -95,18 +95,21 @@ describe('GET /api/users/{user_id}/purchases', () => {
           description: 'WHITE HANGING HEART T-LIGHT HOLDER',
           times_bought: 2,
           last_purchased_at: '2010-12-02T09:00:00',
+          unit_price: 2.55,
         },
         {
           product_id: '71053',
           description: 'WHITE MOROCCAN METAL LANTERN',
           times_bought: 1,
           last_purchased_at: '2010-12-01T08:26:00',
+          unit_price: 3.39,
         },
         {
           product_id: '84406B',
           description: 'CREAM CUPID HEARTS COAT HANGER',
           times_bought: 1,
           last_purchased_at: '2010-12-01T08:26:00',
+          unit_price: 2.75,
         },
       ],
     });
