@@ -40,6 +40,8 @@ const IMAGE = 'retail-recommender/app:local';
 const UP_TIMEOUT_S = Number(process.env.COMPOSE_TEST_UP_TIMEOUT_S || 600);
 const APP_LAYERS_BUDGET_BYTES = 120e6;
 const BUILD_TOOLS = ['typescript', 'vite', 'rolldown', '@sveltejs/vite-plugin-svelte', 'jest', 'eslint'];
+/** The write API's key in this test's deployment. */
+const API_KEY = 'compose-test-api-key-0123456789abcdef';
 /** The model-call budget of the scale step (LLM_REQUESTS_PER_MINUTE, shared by the three workers). */
 const SCALE_CALLS_PER_MINUTE = 300;
 /** Recommendation lists asked for in the scale step (12 sentences each). */
@@ -315,6 +317,41 @@ async function logsOf(service: string, since?: string): Promise<string> {
   return out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 }
 
+/**
+ * kill -9 of a container's service process (inside the container PID 1 is the init, compose's
+ * `init: true`; the service is its child), then waits until the engine has restarted it and it is healthy.
+ * Returns how long that took.
+ */
+async function killService(container: Container): Promise<number> {
+  const restartsBefore = Number(await ok('docker', ['inspect', '-f', '{{.RestartCount}}', container.id]));
+  const killed = await ok('docker', [
+    'exec',
+    container.id,
+    'node',
+    '-e',
+    `const fs = require('node:fs');
+     for (const pid of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {
+       const stat = fs.readFileSync('/proc/' + pid + '/stat', 'utf8');
+       if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === '1') { process.kill(Number(pid), 'SIGKILL'); console.log(pid); }
+     }`,
+  ]);
+  check(killed.trim() !== '', `found no service process to kill in ${container.name}`);
+  const t0 = performance.now();
+  return waitFor(
+    `${container.name} restarted and healthy`,
+    async () => {
+      const [count, health] = (
+        await ok('docker', ['inspect', '-f', '{{.RestartCount}} {{.State.Health.Status}}', container.id])
+      )
+        .trim()
+        .split(' ');
+      return Number(count) > restartsBefore && health === 'healthy' ? performance.now() - t0 : undefined;
+    },
+    120_000,
+    100,
+  );
+}
+
 async function psql(sql: string): Promise<string> {
   return (
     await compose(['exec', '-T', 'postgres', 'psql', '-U', 'postgres', '-d', 'retail', '-tAc', sql])
@@ -459,7 +496,15 @@ async function main(): Promise<void> {
   const gatewayPort = Number(process.env.COMPOSE_TEST_GATEWAY_PORT) || (await freePort(8080));
   const web = `http://127.0.0.1:${webPort}`;
   const gateway = `http://127.0.0.1:${gatewayPort}`;
-  const settings = { DATA_FILE: dataFile, WEB_PORT: String(webPort), GATEWAY_PORT: String(gatewayPort) };
+  const settings = {
+    DATA_FILE: dataFile,
+    WEB_PORT: String(webPort),
+    GATEWAY_PORT: String(gatewayPort),
+    // The write API's key, given to the page's server too (its Buy button), and room for the posting steps.
+    API_KEYS: API_KEY,
+    GATEWAY_API_KEY: API_KEY,
+    RATE_LIMIT_WRITES_PER_MINUTE: '6000',
+  };
   setComposeEnv(settings);
   say(`project ${PROJECT}, data ${dataFile}, page ${web}, API ${gateway}`);
   await compose(['down', '-v', '--remove-orphans']); // what an interrupted run may have left
@@ -646,7 +691,6 @@ async function main(): Promise<void> {
 
   // The first replica: the gateway's connection goes to it (it was the only one when the gateway connected).
   const victim = replicas.find((c) => c.name.endsWith('-recommendation-1')) ?? replicas[0]!;
-  const restartsBefore = Number(await ok('docker', ['inspect', '-f', '{{.RestartCount}}', victim.id]));
   const since = new Date().toISOString();
   say('kill -9 one recommendation replica while a client asks every 100 ms');
   let asked = 0;
@@ -661,33 +705,7 @@ async function main(): Promise<void> {
     }
   })();
   await sleep(1_000);
-  // Inside the container, PID 1 is the init (compose's init: true); the service is its child.
-  const killed = await ok('docker', [
-    'exec',
-    victim.id,
-    'node',
-    '-e',
-    `const fs = require('node:fs');
-     for (const pid of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {
-       const stat = fs.readFileSync('/proc/' + pid + '/stat', 'utf8');
-       if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === '1') { process.kill(Number(pid), 'SIGKILL'); console.log(pid); }
-     }`,
-  ]);
-  check(killed.trim() !== '', 'found no service process to kill');
-  t0 = performance.now();
-  const restarted = await waitFor(
-    'the killed replica restarted and healthy',
-    async () => {
-      const [count, health] = (
-        await ok('docker', ['inspect', '-f', '{{.RestartCount}} {{.State.Health.Status}}', victim.id])
-      )
-        .trim()
-        .split(' ');
-      return Number(count) > restartsBefore && health === 'healthy' ? performance.now() - t0 : undefined;
-    },
-    120_000,
-    100,
-  );
+  const restarted = await killService(victim);
   asking = false;
   await client;
   check(failedCalls === 0, `${failedCalls} of ${asked} requests failed while a replica was killed`);
@@ -698,6 +716,8 @@ async function main(): Promise<void> {
   ]);
   say(`restarted by the engine after ${seconds(restarted)}; ${failedCalls} of ${asked} requests failed`);
   await compose(['up', '-d', '--wait', '--no-deps', '--scale', 'recommendation=1', 'recommendation']);
+
+  await purchasesThroughKills(gateway, servedModel);
 
   // A longer outage: the container stopped, so its name no longer resolves (getaddrinfo ENOTFOUND).
   const single = await containerOf('recommendation');
@@ -1013,6 +1033,130 @@ async function scaleOut(
     relay.close();
     await fake.close();
   }
+}
+
+/**
+ * The write path under kill -9: a shop posts an invoice of 3 lines every 100 ms (as a shop's client would,
+ * it posts an invoice again until it gets its 202: idempotent by invoice), while the gateway, the
+ * recommendation service, the explanation service and the embedder are each killed in turn. Afterwards every
+ * invoice is recorded exactly once, every one applied, and each of those customers' lists is current.
+ */
+async function purchasesThroughKills(gateway: string, servedModel: string): Promise<void> {
+  const run = Date.now().toString().slice(-7);
+  const customerIds = (await psql('SELECT customer_id FROM customers ORDER BY customer_id LIMIT 40'))
+    .split('\n')
+    .map(Number);
+  const products = JSON.parse(
+    await psql(
+      `SELECT json_agg(json_build_object('id', product_id, 'description', description)) FROM
+         (SELECT product_id, description FROM products WHERE is_merchandise AND retired_at IS NULL
+           ORDER BY product_id LIMIT 300) p`,
+    ),
+  ) as { id: string; description: string }[];
+  const invoice = (n: number) => {
+    const customerId = customerIds[n % customerIds.length]!;
+    return Array.from({ length: 3 }, (_, i) => {
+      const product = products[(n * 7 + i * 31) % products.length]!;
+      return {
+        invoice_no: `9${run}${String(n).padStart(5, '0')}`,
+        stock_code: product.id,
+        description: product.description,
+        quantity: 1,
+        invoice_date: new Date().toISOString().slice(0, 19).replace('T', ' '),
+        unit_price: 1.25,
+        customer_id: customerId,
+        country: 'United Kingdom',
+      };
+    });
+  };
+  const post = async (lines: unknown[]): Promise<Answer> => {
+    try {
+      const response = await fetch(`${gateway}/api/purchases`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ lines }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      return { status: response.status, body: await response.json().catch(() => null) };
+    } catch (error) {
+      return { status: 0, body: String(error) };
+    }
+  };
+
+  let posting = true;
+  let invoices = 0;
+  let accepted = 0;
+  let duplicates = 0;
+  let retries = 0;
+  const poster = (async () => {
+    while (posting) {
+      const lines = invoice(invoices);
+      for (;;) {
+        const answer = await post(lines);
+        if (answer.status === 202) {
+          accepted += (answer.body as { accepted: number }).accepted;
+          duplicates += (answer.body as { duplicates: number }).duplicates;
+          break;
+        }
+        check(
+          answer.status === 0 || answer.status >= 500,
+          `an invoice was refused: HTTP ${answer.status} ${JSON.stringify(answer.body)}`,
+        );
+        retries += 1;
+        await sleep(200);
+      }
+      invoices += 1;
+      await sleep(100);
+    }
+  })();
+  const restarts: string[] = [];
+  try {
+    await sleep(2_000);
+    for (const service of ['gateway', 'recommendation', 'explanation', 'embedder']) {
+      say(`kill -9 of the ${service} while purchases are posted`);
+      const ms = await killService(await containerOf(service));
+      restarts.push(`${service} ${seconds(ms)}`);
+      await sleep(2_000);
+    }
+  } finally {
+    posting = false;
+    await poster;
+  }
+  const [recorded, distinct] = (
+    await psql(
+      `SELECT count(*) || ' ' || count(DISTINCT invoice_no) FROM posted_lines WHERE invoice_no LIKE '9${run}%'`,
+    )
+  )
+    .split(' ')
+    .map(Number);
+  check(
+    recorded === invoices * 3 && distinct === invoices && accepted + duplicates === invoices * 3,
+    `${invoices} invoices of 3 lines posted: ${recorded} lines of ${distinct} invoices recorded, ` +
+      `${accepted} accepted and ${duplicates} duplicates answered`,
+  );
+  const t0 = performance.now();
+  const applied = await waitFor(
+    "every posted invoice applied and those customers' lists current",
+    async () => {
+      const left = await psql(
+        `SELECT (SELECT count(*) FROM posted_invoices WHERE invoice_no LIKE '9${run}%' AND applied_at IS NULL)
+          + (SELECT count(*) FROM customers c WHERE c.customer_id = ANY('{${customerIds.join(',')}}'::int[])
+              AND NOT EXISTS (SELECT 1 FROM user_recommendations r WHERE r.customer_id = c.customer_id
+                AND r.model = '${servedModel}' AND r.customer_version = c.version))`,
+      );
+      return Number(left) === 0 ? performance.now() - t0 : undefined;
+    },
+    120_000,
+    250,
+  );
+  timings.push([
+    'kill -9 of gateway, recommendation, explanation, embedder while an invoice is posted every 100 ms',
+    `${invoices} invoices (${invoices * 3} lines) each recorded once (${retries} posts retried, ${duplicates} lines ` +
+      `answered as duplicates); restarted: ${restarts.join(', ')}; every list current ${seconds(applied)} after the last post`,
+  ]);
+  say(
+    `${invoices} invoices recorded once through the kills (${retries} retries, ${duplicates} duplicate lines)`,
+  );
 }
 
 // ------------------------------------------------------------------------------------------ run
