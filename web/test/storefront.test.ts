@@ -469,6 +469,24 @@ describe('/retail_shop', () => {
     const button = card.getByRole('button', { name: `Buy ${chosen.description}` });
     await button.focus();
     await shot(page, '16-buy-focused');
+
+    // A refusal is said in the live region; the card and the focus stay.
+    await page.route('**/retail_shop/buy', (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message: 'down' }),
+      }),
+    );
+    await button.press('Enter');
+    const refusal = page.getByRole('status').filter({ hasText: /^\s*Could not buy / });
+    await refusal.waitFor();
+    expect(await refusal.textContent()).toContain(
+      `Could not buy ${chosen.description}: the shop is unavailable`,
+    );
+    expect(await button.evaluate((node) => node.matches(':focus'))).toBe(true);
+    await page.unroute('**/retail_shop/buy');
+
     await button.press('Enter');
 
     // The live region says so, the purchase heads "Previous purchases", the focus goes to the next card.
