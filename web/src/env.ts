@@ -26,8 +26,9 @@ export const variables = defineEnvVars({
   },
   GATEWAY_API_KEY: {
     description:
-      "One of the gateway's API_KEYS, sent with every forwarded request: needed only when the gateway has " +
-      'API_KEYS_REQUIRED_FOR_READS=true (default: none).',
+      "One of the gateway's API_KEYS, sent with every request to the gateway: needed for the Buy button " +
+      '(POST /api/purchases), and for reading when the gateway has API_KEYS_REQUIRED_FOR_READS=true ' +
+      '(default: none, and buying is refused). Never sent to the browser.',
     schema: (value: string | undefined): string | undefined => value?.trim() || undefined,
   },
 });

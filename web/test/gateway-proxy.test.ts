@@ -105,6 +105,28 @@ describe('forwardToGateway', () => {
     expect(limited.headers.get('cache-control')).toBe('no-store');
   });
 
+  it('forwards reads only: a write is refused before the gateway hears of it, even with a key', async () => {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      const path = '/api/purchases';
+      const refused = await forwardToGateway(
+        {
+          url: new URL(path, 'http://shop.test'),
+          request: new Request(new URL(path, 'http://shop.test'), {
+            method,
+            headers: { 'content-type': 'application/json' },
+            body: '{"lines":[]}',
+          }),
+          clientAddress: '203.0.113.9',
+        },
+        { ...gateway, apiKey: 'web-key-0123456789abcdef' },
+      );
+      expect(refused.status).toBe(405);
+      expect(refused.headers.get('allow')).toBe('GET, HEAD');
+      expect(await refused.json()).toMatchObject({ statusCode: 405, error: 'Method Not Allowed' });
+    }
+    expect(received).toEqual([]);
+  });
+
   it('refuses to leave /api/, and says so when the gateway is down', async () => {
     const outside = await forward('/api/../admin/queues');
     expect(outside.status).toBe(404);

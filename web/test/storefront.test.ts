@@ -53,6 +53,11 @@ const BEHIND_BACKLOG = '15311';
 
 const PENDING_TEXT = /still writing why/i;
 
+/** The gateway's API key (API_KEYS), which the web server holds (GATEWAY_API_KEY) and the browser never sees. */
+const API_KEY = 'storefront-test-key-5f1c0a7e9d3b2468';
+/** Invoices made by the tests' purchases, taken away again after the suite. */
+const invoices: string[] = [];
+
 let db: Database;
 let redis: RedisClient;
 let browser: Browser;
@@ -65,7 +70,7 @@ let gatewayEnv: Record<string, string>;
 let webUrl: string;
 
 async function startGateway(): Promise<void> {
-  gateway = startProcess('services/gateway/dist/main.js', [], gatewayEnv);
+  gateway = startProcess('services/gateway/dist/main.js', [], { ...gatewayEnv, API_KEYS: API_KEY });
   await gateway.waitFor(/listening on http/);
 }
 
@@ -161,6 +166,7 @@ beforeAll(async () => {
     PORT: String(webPort),
     HOST: '127.0.0.1',
     GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
+    GATEWAY_API_KEY: API_KEY,
   });
   await web.waitFor(/Listening on/);
   webUrl = `http://127.0.0.1:${webPort}`;
@@ -186,6 +192,8 @@ afterAll(async () => {
   await browser?.close();
   await Promise.all([stop(web), stop(explanation), stop(gateway)]);
   await stop(recommendation);
+  // the next ingestion leaves these customers as the file has them
+  if (db) await db.query('DELETE FROM posted_invoices WHERE invoice_no = ANY($1::text[])', [invoices]);
   await closeTestStores({ db, redis });
 });
 
@@ -226,6 +234,79 @@ describe('the web server', () => {
     const home = await fetch(`${webUrl}/`, { redirect: 'manual' });
     expect(home.status).toBe(307);
     expect(home.headers.get('location')).toBe('/retail_shop');
+  });
+});
+
+describe('buying through the web server', () => {
+  const postedLines = async () =>
+    Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM posted_lines')).rows[0]!.n);
+
+  it('keeps /api read-only, and its buy route says clearly what it will not buy', async () => {
+    const before = await postedLines();
+    const answers: Response[] = [];
+    const line = {
+      invoice_no: 'WTEST1',
+      stock_code: '22633',
+      description: 'HAND WARMER UNION JACK',
+      quantity: 1,
+      invoice_date: '2011-12-09 12:50:00',
+      unit_price: 2.1,
+      customer_id: Number(FIRST),
+      country: 'United Kingdom',
+    };
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      const write = await fetch(`${webUrl}/api/purchases`, {
+        method,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+        body: JSON.stringify({ lines: [line] }),
+      });
+      expect({ method, status: write.status }).toEqual({ method, status: 405 });
+      answers.push(write);
+    }
+
+    const buy = async (body: unknown) => {
+      const response = await fetch(`${webUrl}/retail_shop/buy`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      answers.push(response.clone());
+      return { status: response.status, body: (await response.json()) as { message: string } };
+    };
+    expect(await buy({ user_id: 'abc', product_id: '22633' })).toEqual({
+      status: 400,
+      body: expect.objectContaining({ message: expect.stringMatching(/^user_id must be a customer number/) }),
+    });
+    expect(await buy({ user_id: FIRST, product_id: '<b>' })).toEqual({
+      status: 400,
+      body: expect.objectContaining({
+        message: expect.stringMatching(/^product_id must be a product number/),
+      }),
+    });
+    expect(await buy({ user_id: '99999', product_id: '22633' })).toEqual({
+      status: 404,
+      body: expect.objectContaining({ message: 'user 99999 has no purchase history' }),
+    });
+    // what the customer bought before is not offered to them: not bought from here
+    const { rows } = await db.query<{ product_id: string }>(
+      'SELECT product_id FROM user_items WHERE customer_id = $1 ORDER BY product_id LIMIT 1',
+      [Number(FIRST)],
+    );
+    expect(await buy({ user_id: FIRST, product_id: rows[0]!.product_id })).toEqual({
+      status: 409,
+      body: expect.objectContaining({ message: expect.stringMatching(/not among the products offered/) }),
+    });
+    // a form from another site cannot post here
+    const form = await fetch(`${webUrl}/retail_shop/buy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: `user_id=${FIRST}&product_id=22633`,
+    });
+    expect(form.status).toBe(403);
+    answers.push(form);
+
+    expect(await postedLines()).toBe(before);
+    for (const answer of answers) expect(await answer.text()).not.toContain(API_KEY);
   });
 });
 
@@ -322,7 +403,16 @@ describe('/retail_shop', () => {
     expect(await readyTooltip(focused)).not.toMatch(PENDING_TEXT);
     await shot(page, '06-keyboard-focus-tooltip');
 
-    // The next card takes the tooltip with the focus; Escape hides it.
+    // Tab reaches the card's Buy button, named after the product (the tooltip stays); then the next card
+    // takes the tooltip with the focus; Escape hides it.
+    await page.keyboard.press('Tab');
+    const description = (await focused.locator('h3').textContent())!;
+    expect(
+      await focused
+        .getByRole('button', { name: `Buy ${description}` })
+        .evaluate((node) => node.matches(':focus')),
+    ).toBe(true);
+    expect(await tooltip.isVisible()).toBe(true);
     await page.keyboard.press('Tab');
     const nextId = await page.locator('article.card:focus').getAttribute('data-product-id');
     expect(nextId).not.toBe(focusedId);
@@ -331,6 +421,144 @@ describe('/retail_shop', () => {
     expect(await tooltip.isVisible()).toBe(false);
     await page.keyboard.press('Escape');
     expect(await next.getByRole('tooltip').isVisible()).toBe(false);
+    await page.close();
+  }, 120_000);
+
+  it('buys from a card: the purchase is listed, the card goes, a new card comes with its explanation', async () => {
+    const { rows } = await db.query<{ customer_id: number; country: string }>(
+      `SELECT customer_id, country FROM customers
+        WHERE products_bought BETWEEN 5 AND 30 AND customer_id <> ALL($1::int[])
+        ORDER BY customer_id LIMIT 1`,
+      [[FIRST, SECOND, KEYBOARD, PENDING, HTML, BEHIND_BACKLOG].map(Number)],
+    );
+    const buyer = String(rows[0]!.customer_id);
+    const page = await newPage();
+    // Everything the browser receives: the page, its scripts and styles, every API answer and the buy.
+    const received: Promise<{ url: string; body: string }>[] = [];
+    page.on('response', (response) =>
+      received.push(
+        response.body().then(
+          (body) => ({ url: response.url(), body: body.toString('latin1') }),
+          () => ({ url: response.url(), body: '' }),
+        ),
+      ),
+    );
+    await open(page, `/retail_shop?user=${buyer}`);
+    await waitForCustomer(page, buyer);
+    await eventually(async () => (await page.getByText(/Writing explanations/).count()) === 0, 30_000);
+    const before = await productIds(page);
+
+    // Every card and purchase shows the shop's price.
+    const offered = (await (await fetch(`${webUrl}/api/users/${buyer}/recommendations?top_n=12`)).json()) as {
+      recommendations: { product_id: string; description: string; unit_price: number | null }[];
+    };
+    expect(offered.recommendations.map((r) => r.product_id)).toEqual(before);
+    const pounds = (value: number) => `£${value.toFixed(2)}`;
+    for (const item of offered.recommendations) {
+      const price = page.locator(`article.card[data-product-id="${item.product_id}"] .price`);
+      if (item.unit_price === null) expect(await price.count()).toBe(0);
+      else expect(await price.textContent()).toBe(pounds(item.unit_price));
+    }
+    const listed = (await (await fetch(`${webUrl}/api/users/${buyer}/purchases`)).json()) as {
+      purchases: { product_id: string; unit_price: number | null }[];
+    };
+    const priced = listed.purchases.find((purchase) => purchase.unit_price !== null)!;
+    expect(
+      await page.locator(`section.purchases li[data-product-id="${priced.product_id}"] .price`).textContent(),
+    ).toBe(pounds(priced.unit_price!));
+
+    // From the keyboard: the third card's Buy button, named after the product, and Enter.
+    const chosen = offered.recommendations.find((r, i) => i >= 2 && r.unit_price !== null)!;
+    const card = page.locator(`article.card[data-product-id="${chosen.product_id}"]`);
+    const button = card.getByRole('button', { name: `Buy ${chosen.description}` });
+    await button.focus();
+    await shot(page, '16-buy-focused');
+
+    // A refusal is said in the live region; the card and the focus stay.
+    await page.route('**/retail_shop/buy', (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message: 'down' }),
+      }),
+    );
+    await button.press('Enter');
+    const refusal = page.getByRole('status').filter({ hasText: /^\s*Could not buy / });
+    await refusal.waitFor();
+    expect(await refusal.textContent()).toContain(
+      `Could not buy ${chosen.description}: the shop is unavailable`,
+    );
+    expect(await button.evaluate((node) => node.matches(':focus'))).toBe(true);
+    await page.unroute('**/retail_shop/buy');
+
+    await button.press('Enter');
+
+    // The live region says so, the purchase heads "Previous purchases", the focus goes to the next card.
+    const status = page.getByRole('status').filter({ hasText: /^\s*Bought / });
+    await status.waitFor();
+    expect((await status.textContent())!.trim()).toBe(
+      `Bought ${chosen.description} for ${pounds(chosen.unit_price!)}.`,
+    );
+    await eventually(async () => (await card.count()) === 0, 5_000);
+    const focusedId = await page.locator('article.card:focus').getAttribute('data-product-id');
+    expect(focusedId).toBe(before[before.indexOf(chosen.product_id) + 1]);
+    const purchase = purchases(page).first();
+    expect(await purchase.getAttribute('data-product-id')).toBe(chosen.product_id);
+    expect(await purchase.locator('.description').textContent()).toBe(chosen.description);
+    expect(await purchase.locator('.price').textContent()).toBe(pounds(chosen.unit_price!));
+
+    // The shop recorded one line: one unit, at its price, for the customer, in their country.
+    const { rows: lines } = await db.query<{
+      invoice_no: string;
+      quantity: number;
+      unit_price: string;
+      country: string;
+    }>(
+      `SELECT invoice_no, quantity, unit_price::text, country FROM posted_lines
+        WHERE customer_id = $1 AND product_id = $2`,
+      [Number(buyer), chosen.product_id],
+    );
+    invoices.push(...lines.map((line) => line.invoice_no));
+    expect(lines).toEqual([
+      {
+        invoice_no: expect.stringMatching(/^W/),
+        quantity: 1,
+        unit_price: expect.any(String),
+        country: rows[0]!.country,
+      },
+    ]);
+    expect(Number(lines[0]!.unit_price)).toBe(chosen.unit_price);
+
+    // The recomputed list comes: 12 cards again, the bought one not among them, a new one explained.
+    await eventually(async () => (await cards(page).count()) === 12, 15_000);
+    const after = await productIds(page);
+    expect(after).not.toContain(chosen.product_id);
+    const current = (await (await fetch(`${webUrl}/api/users/${buyer}/recommendations?top_n=12`)).json()) as {
+      recommendations: { product_id: string }[];
+    };
+    expect(after).toEqual(current.recommendations.map((r) => r.product_id));
+    const added = after.find((id) => !before.includes(id))!;
+    expect(added).toBeDefined();
+    const newCard = page.locator(`article.card[data-product-id="${added}"]`);
+    await newCard.hover();
+    expect(await readyTooltip(newCard)).not.toMatch(PENDING_TEXT);
+    await eventually(
+      async () => (await page.getByText(/Writing explanations|Updating/).count()) === 0,
+      30_000,
+    );
+    await shot(page, '17-bought');
+
+    // A reload shows the same: the purchase listed, the card gone.
+    await page.reload();
+    await waitForCustomer(page, buyer);
+    expect(await purchases(page).first().getAttribute('data-product-id')).toBe(chosen.product_id);
+    expect(await productIds(page)).not.toContain(chosen.product_id);
+
+    // The key never reached the browser.
+    const bodies = await Promise.all(received);
+    expect(bodies.some(({ url }) => url.endsWith('/retail_shop/buy'))).toBe(true);
+    expect(bodies.some(({ url }) => /\/_app\/.+\.js$/.test(url))).toBe(true);
+    expect(bodies.filter(({ body }) => body.includes(API_KEY)).map(({ url }) => url)).toEqual([]);
     await page.close();
   }, 120_000);
 

@@ -27,6 +27,26 @@ export type {
 } from '@retail/client';
 export { isCustomerNumber } from '@retail/contracts/rules';
 
+/** How many recommendations the page shows (and the products its Buy offers are checked against). */
+export const TOP_N = 12;
+
+/** Where the page's Buy posts `{user_id, product_id}` (its own server: src/routes/retail_shop/buy). */
+export const BUY_PATH = '/retail_shop/buy';
+
+/** What a Buy bought: one unit, at the price the shop had for it, on a new invoice. */
+export interface Bought {
+  user_id: string;
+  product_id: string;
+  description: string;
+  quantity: number;
+  /** GBP */
+  unit_price: number;
+  invoice_no: string;
+  /** shop-local time, `YYYY-MM-DD HH:MM:SS` */
+  invoice_date: string;
+  country: string;
+}
+
 /** A failed API call: `status` is the HTTP status, or 0 when the web server itself could not be reached. */
 export class ApiError extends Error {
   constructor(
@@ -135,4 +155,41 @@ export function getExplanations(
       }),
     signal,
   );
+}
+
+/**
+ * Buys one unit of `productId` for `userId` through the page's own server, which looks the product up and
+ * posts the purchase to the shop with its key (src/lib/server/buy.ts).
+ */
+export async function buyProduct(userId: string, productId: string, signal?: AbortSignal): Promise<Bought> {
+  let response: Response;
+  try {
+    response = await fetch(BUY_PATH, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ user_id: userId, product_id: productId }),
+      signal,
+    });
+  } catch (error) {
+    if (isAbort(error) || signal?.aborted) throw error;
+    throw new ApiError(0, 'The shop cannot be reached. Check the connection and try again.');
+  }
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch (error) {
+    if (isAbort(error) || signal?.aborted) throw error;
+    body = undefined;
+  }
+  if (!response.ok) {
+    const message =
+      typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string'
+        ? body.message
+        : response.statusText || `HTTP ${response.status}`;
+    throw new ApiError(response.status, message);
+  }
+  if (typeof body !== 'object' || body === null) {
+    throw new ApiError(502, 'The shop sent an answer that could not be read.');
+  }
+  return body as Bought;
 }

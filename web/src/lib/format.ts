@@ -20,3 +20,10 @@ export function formatCount(value: number): string {
 export function plural(count: number, one: string, many: string): string {
   return `${formatCount(count)} ${count === 1 ? one : many}`;
 }
+
+const priceFormat = new Intl.NumberFormat('en-GB', { style: 'currency', currency: 'GBP' });
+
+/** A price in pounds, `2.55` -> `£2.55`; null (the data has no price for the product) -> null. */
+export function formatPrice(pounds: number | null): string | null {
+  return pounds === null ? null : priceFormat.format(pounds);
+}

@@ -25,7 +25,8 @@ export interface Gateway {
   apiKey: string | undefined;
 }
 
-function jsonError(statusCode: number, error: string, message: string): Response {
+/** An error answer in the gateway's own shape, `{statusCode, error, message}`, never cached. */
+export function jsonError(statusCode: number, error: string, message: string): Response {
   return new Response(JSON.stringify({ statusCode, error, message }), {
     status: statusCode,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
@@ -34,7 +35,8 @@ function jsonError(statusCode: number, error: string, message: string): Response
 
 /**
  * Forwards a GET of /api/... to the gateway with its query string, and hands back the gateway's status code
- * and JSON body unchanged. When the gateway cannot be reached: 503 JSON (504 when it is too slow).
+ * and JSON body unchanged; any other method is refused with 405 (the proxy only reads). When the gateway
+ * cannot be reached: 503 JSON (504 when it is too slow).
  *
  * The gateway counts its rate limits per client: this server is a trusted proxy there (TRUSTED_PROXIES) and
  * names the shopper (`clientAddress`) in X-Forwarded-For, so the shop is not one client; a browser's own
@@ -45,6 +47,16 @@ export async function forwardToGateway(
   { url, request, clientAddress }: { url: URL; request: Request; clientAddress: string },
   gateway: Gateway,
 ): Promise<Response> {
+  // Reads only: the shop's writes need the server's API key, and are made by routes of their own (buy).
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    const refused = jsonError(
+      405,
+      'Method Not Allowed',
+      `${request.method} is not forwarded: /api is read-only`,
+    );
+    refused.headers.set('allow', 'GET, HEAD');
+    return refused;
+  }
   // Resolve against the gateway and refuse anything that would leave /api/ (`..`, `%2e%2e`).
   const target = new URL(url.pathname + url.search, gateway.url);
   if (target.origin !== gateway.url || !target.pathname.startsWith('/api/')) {
