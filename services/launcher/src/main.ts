@@ -11,6 +11,7 @@
  * Ctrl-C (SIGINT) or SIGTERM to the launcher stops everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, REPO_ROOT, loadConfig, redactUrl } from '@retail/common';
@@ -245,12 +246,18 @@ async function main(): Promise<void> {
   };
   const metrics = metricsPorts(steps, config.metricsPort);
   // The addresses the containers get from docker-compose.yml, on this machine.
+  // The page's Buy button posts with a write key. Without one configured (API_KEYS for the gateway,
+  // GATEWAY_API_KEY for the page's server), this run makes one up for both; it is never printed.
+  const pageKey =
+    process.env.GATEWAY_API_KEY || (process.env.API_KEYS ? undefined : randomBytes(24).toString('base64url'));
   const local: Record<string, Record<string, string>> = {
     web: {
       PORT: String(config.webPort),
       HOST: '0.0.0.0',
       GATEWAY_URL: `http://127.0.0.1:${config.gatewayPort}`,
+      ...(pageKey ? { GATEWAY_API_KEY: pageKey } : {}),
     },
+    gateway: process.env.API_KEYS ? {} : pageKey ? { API_KEYS: pageKey } : {},
   };
   console.log(`database ${redactUrl(config.databaseUrl)}, redis ${redactUrl(config.redisUrl)}`);
   for (const [index, step] of steps.entries()) {

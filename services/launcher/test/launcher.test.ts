@@ -190,6 +190,27 @@ describe('with the demo running', () => {
     expect(await status(`http://127.0.0.1:${env.WEB_PORT}/retail_shop`)).toBe(200);
   });
 
+  it("the page's Buy works without a configured key (the run made one up for the gateway and the page)", async () => {
+    expect(env.API_KEYS ?? '').toBe('');
+    expect(env.GATEWAY_API_KEY ?? '').toBe('');
+    const listed = await fetch(`${api}/api/users/17850/recommendations?top_n=1`);
+    const productId = ((await listed.json()) as { recommendations: { product_id: string }[] })
+      .recommendations[0]!.product_id;
+    const bought = await fetch(`http://127.0.0.1:${env.WEB_PORT}/retail_shop/buy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: '17850', product_id: productId }),
+    });
+    expect(bought.status).toBe(201);
+    // The write API itself still refuses a caller without the key.
+    const direct = await fetch(`${api}/api/purchases`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ lines: [] }),
+    });
+    expect(direct.status).toBe(401);
+  });
+
   it('a crashed service is restarted with a growing delay while the others keep serving', async () => {
     const before = servicePids(launcher.pid);
     const crashed = before.get('explanation')!;
