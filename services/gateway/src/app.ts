@@ -27,7 +27,8 @@ export function gatewayAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
     // Long path segments and query strings reach the validation (a clear 400), up to these limits.
     routerOptions: { maxParamLength: 16_384 },
-    bodyLimit: 64 * 1024,
+    // A POST /api/purchases of MAX_PURCHASE_LINES lines (about 200 bytes each as JSON) must fit.
+    bodyLimit: 1024 * 1024,
     // request.ip is the client a trusted proxy names (the page's server names each shopper).
     trustProxy: config.api.trustedProxies.length > 0 ? config.api.trustedProxies : false,
   });
