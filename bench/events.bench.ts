@@ -252,7 +252,7 @@ function histogramQuantile(buckets: readonly { le: number; count: number }[], q:
 }
 
 /** The purchase-to-list histogram and the purchase line counters of the recommendation service. */
-async function purchaseMetrics(metricsPort: number): Promise<string> {
+async function purchaseMetrics(metricsPort: number): Promise<{ jobs: number; text: string }> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const buckets = [...text.matchAll(/^retail_purchase_to_list_seconds_bucket\{([^}]*)\} (\S+)$/gm)].map(
     (match) => {
@@ -266,13 +266,13 @@ async function purchaseMetrics(metricsPort: number): Promise<string> {
     lines[/outcome="([^"]+)"/.exec(match[1]!)?.[1] ?? '?'] = Number(match[2]);
   }
   const at = (q: number) => `${(histogramQuantile(buckets, q) * 1000).toFixed(0)} ms`;
-  return (
+  const summary =
     `${count} purchase jobs: p50 ${at(0.5)}, p95 ${at(0.95)}, p99 ${at(0.99)} ` +
     `(buckets ${buckets.map((b) => `≤${b.le === Infinity ? '+Inf' : `${b.le}s`} ${b.count}`).join(', ')}); ` +
     `lines counted by the service: ${Object.entries(lines)
       .map(([outcome, n]) => `${outcome} ${n}`)
-      .join(', ')}`
-  );
+      .join(', ')}`;
+  return { jobs: count, text: summary };
 }
 
 async function main(): Promise<void> {
@@ -461,12 +461,13 @@ async function main(): Promise<void> {
       readAgent.destroy();
     })();
 
-    // The refresh queue's depth, every second while posting.
+    // The refresh queue's depth, every second until the lag is watched no more.
+    let watching = true;
     const sampler = (async () => {
-      while (posting) {
+      while (watching) {
         const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
         depths.push(Object.values(counts).reduce((a, b) => a + b, 0));
-        await sleep(1_000);
+        await sleep(started + depths.length * 1_000 - performance.now());
       }
     })();
 
@@ -501,8 +502,10 @@ async function main(): Promise<void> {
     const postingSeconds = (lastPost - started) / 1000;
     const depthAtEnd = depths.at(-1) ?? 0;
     posting = false;
-    await Promise.all([reader, sampler]);
+    await reader;
     await watcher;
+    watching = false;
+    await sampler;
     const caughtUp = (performance.now() - lastPost) / 1000;
     const cpu = {
       gateway: cpuMs(cpuPids.gateway) - cpuBefore.gateway,
@@ -577,7 +580,12 @@ async function main(): Promise<void> {
     console.log(
       `          in Postgres (list computed_at - invoice recorded_at): ${quantiles(seen.map((entry) => entry.dbMs!))}`,
     );
-    console.log(`          the service's histogram: ${await purchaseMetrics(metricsPort)}`);
+    const metrics = await purchaseMetrics(metricsPort);
+    console.log(`          the service's histogram: ${metrics.text}`);
+    console.log(
+      `          purchase jobs done: ${(metrics.jobs / (postingSeconds + caughtUp)).toFixed(1)}/s from the first ` +
+        `post to the last list (${(posted.length / postingSeconds).toFixed(1)} invoices/s posted)`,
+    );
     console.log(
       `          the last list ${caughtUp.toFixed(1)} s after the last post; goal p95 <= 1 s: ` +
         `${
@@ -598,8 +606,9 @@ async function main(): Promise<void> {
           : ''),
     );
     console.log(
-      `refresh queue depth (waiting + active, each second): p50 ${percentile(depths, 50)}, ` +
-        `max ${depths.length > 0 ? Math.max(...depths) : 0}, at the last post ${depthAtEnd}`,
+      `refresh queue depth (waiting + active): max ${depths.length > 0 ? Math.max(...depths) : 0}, ` +
+        `at the last post ${depthAtEnd}; every 10 s from the first post: ` +
+        depths.filter((_, i) => i % 10 === 0).join(' '),
     );
     console.log(
       `CPU over ${elapsed.toFixed(0)} s (of one core): recommendation ${share(cpu.recommendation)}, ` +
