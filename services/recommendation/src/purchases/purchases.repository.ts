@@ -209,13 +209,17 @@ export class PurchasesRepository {
     });
   }
 
-  /** Customers with posted invoices not applied `olderThanMs` after they were recorded (their job was lost). */
-  async pendingCustomers(olderThanMs: number): Promise<number[]> {
+  /**
+   * Customers with posted invoices not applied `olderThanMs` after they were recorded (their job was lost), and
+   * recorded that long before `before` (epoch ms; the oldest job still waiting) when it is given.
+   */
+  async pendingCustomers(olderThanMs: number, before?: number): Promise<number[]> {
     const { rows } = await this.db.query<{ customer_id: number }>({
       name: 'purchases.pending-customers',
       text: `SELECT DISTINCT customer_id FROM posted_invoices
-              WHERE applied_at IS NULL AND recorded_at < now() - make_interval(secs => $1::float8 / 1000)`,
-      values: [olderThanMs],
+              WHERE applied_at IS NULL
+                AND recorded_at < least(now(), to_timestamp($2::float8 / 1000)) - make_interval(secs => $1::float8 / 1000)`,
+      values: [olderThanMs, before ?? null],
     });
     return rows.map((row) => row.customer_id);
   }

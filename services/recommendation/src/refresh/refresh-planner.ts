@@ -117,7 +117,10 @@ export class RefreshPlanner implements OnApplicationBootstrap, OnApplicationShut
     }
     const customers =
       this.watermark === undefined ? [] : await this.repository.changedCustomers(primary, this.watermark);
-    const late = await this.purchases.pendingCustomers(LATE_PURCHASES_MS);
+    // An unapplied invoice recorded after the oldest job still waiting may have its job queued behind it (a
+    // backlog, not a loss): only those recorded LATE_PURCHASES_MS before that job, or before now, lost theirs.
+    const [oldestWaiting] = await withDeadline(queue.getWaiting(0, 0), QUEUE_DEADLINE_MS, 'Redis');
+    const late = await this.purchases.pendingCustomers(LATE_PURCHASES_MS, oldestWaiting?.timestamp);
     await withDeadline(
       Promise.all([
         queueRefresh(queue, customers, slices, clock),
