@@ -337,6 +337,23 @@ export class RankingRepository {
     return rows.map((row) => ({ customerId: row.customer_id, version: row.version }));
   }
 
+  /**
+   * The customer's kept list in `model` when it is current (computed from the customer's version and the
+   * model's version of now): how many of their products had vectors then; undefined when it is not.
+   */
+  async currentList(customerId: number, model: string): Promise<{ withVectors: number } | undefined> {
+    const { rows } = await this.db.query<{ purchased_with_vectors: number }>({
+      name: 'ranking.current-list',
+      text: `SELECT r.purchased_with_vectors FROM user_recommendations r
+               JOIN customers c ON c.customer_id = r.customer_id AND c.version = r.customer_version
+               JOIN model_versions m ON m.model = r.model AND m.version = r.model_version
+              WHERE r.customer_id = $1 AND r.model = $2`,
+      values: [customerId, model],
+    });
+    const row = rows[0];
+    return row && { withVectors: row.purchased_with_vectors };
+  }
+
   /** The customer's version now (undefined: no such customer), and whether a list of `model` exists. */
   async customerState(
     customerId: number,

@@ -109,20 +109,30 @@ export class RefreshWorker implements OnApplicationBootstrap, OnApplicationShutd
     return { computed };
   }
 
-  /** The customer's lists after their purchases changed; returns how many were computed. */
+  /**
+   * The customer's lists after their purchases changed; returns how many were computed. A list still current
+   * (a purchase of products they had bought before leaves their version as it was) is not computed again.
+   */
   private async refreshCustomer(customerId: number): Promise<number> {
     const served = this.lists.served;
     let computed = 0;
     let standsIn = served.kind === 'description';
     if (served.kind !== 'description') {
       const trained = (await this.repository.modelVersions([served.name])).get(served.name)!.trained;
-      const list = trained ? await this.lists.compute(customerId, served.name, 'customer', 0) : undefined;
-      if (list) computed++;
+      let list = trained ? await this.repository.currentList(customerId, served.name) : undefined;
+      if (trained && !list) {
+        list = await this.lists.compute(customerId, served.name, 'customer', 0);
+        if (list) computed++;
+      }
       const description = await this.repository.customerState(customerId, served.descriptionModel);
       standsIn =
         !list || descriptionStandsIn(list.withVectors, this.minPurchases) || (description?.hasList ?? false);
     }
-    if (standsIn && (await this.lists.compute(customerId, served.descriptionModel, 'customer', 0)))
+    if (
+      standsIn &&
+      !(await this.repository.currentList(customerId, served.descriptionModel)) &&
+      (await this.lists.compute(customerId, served.descriptionModel, 'customer', 0))
+    )
       computed++;
     return computed;
   }
