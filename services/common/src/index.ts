@@ -32,8 +32,6 @@ export * from './models/recommender-models.js';
 // the explanation cache (writer and reader)
 export * from './explanations/explanation-cache.js';
 export * from './explanations/explanation-cache.repository.js';
-// gateway <-> recommendation messages (from @retail/contracts)
-export * from './contracts/recommendation.contract.js';
 // metrics
 export * from './metrics/service-metrics.js';
 export * from './metrics/metrics-server.js';
