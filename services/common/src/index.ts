@@ -28,6 +28,7 @@ export * from './embeddings/product-embeddings.repository.js';
 export * from './embeddings/embedding-backlog.js';
 export * from './embeddings/embedding-backlog.repository.js';
 // the recommender models the service can serve
+export * from './models/recommender-kind.js';
 export * from './models/recommender-models.js';
 // the explanation cache (writer and reader)
 export * from './explanations/explanation-cache.js';

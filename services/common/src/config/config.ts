@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { RecommenderKind } from '../models/recommender-models.js';
+import { RECOMMENDER_KINDS, type RecommenderKind } from '../models/recommender-kind.js';
 import { defaultDataFile } from './paths.js';
 
 /** Cloud.ru Foundation Models: the default OpenAI-compatible endpoint for both cloud models. */
@@ -125,7 +125,7 @@ export interface AppConfig {
   };
   /** The HTTP API's keys, rate limits, trusted proxies and CORS origins. */
   api: ApiConfig;
-  /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-models.ts. */
+  /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-kind.ts. */
   recommender: {
     model: RecommenderKind;
     minPurchases: number;
@@ -292,10 +292,7 @@ const envSchema = z.object({
   RECOMMENDATION_TIMEOUT_MS: int(50, 120_000, 3_000),
   RECOMMENDATION_REFRESH_INTERVAL_MS: int(100, 3_600_000, 2_000),
   RECOMMENDATION_REFRESH_CONCURRENCY: int(1, 64, 2),
-  RECOMMENDER_MODEL: z.preprocess(
-    emptyAsUndefined,
-    z.enum(['description', 'copurchase', 'hybrid']).default('hybrid'),
-  ),
+  RECOMMENDER_MODEL: z.preprocess(emptyAsUndefined, z.enum(RECOMMENDER_KINDS).default('hybrid')),
   RECOMMENDER_MIN_PURCHASES: int(1, 10_000, DEFAULT_RECOMMENDER_MIN_PURCHASES),
   RECOMMENDER_RETRAIN_AFTER_LINES: int(1, 100_000_000, 50_000),
   RECOMMENDER_RETRAIN_AFTER_SECONDS: int(1, 30 * 24 * 3600, 3600),
