@@ -28,12 +28,11 @@ export * from './embeddings/product-embeddings.repository.js';
 export * from './embeddings/embedding-backlog.js';
 export * from './embeddings/embedding-backlog.repository.js';
 // the recommender models the service can serve
+export * from './models/recommender-kind.js';
 export * from './models/recommender-models.js';
 // the explanation cache (writer and reader)
 export * from './explanations/explanation-cache.js';
 export * from './explanations/explanation-cache.repository.js';
-// gateway <-> recommendation messages (from @retail/contracts)
-export * from './contracts/recommendation.contract.js';
 // metrics
 export * from './metrics/service-metrics.js';
 export * from './metrics/metrics-server.js';

@@ -1,16 +1,14 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
 import {
   EmbeddingProviderError,
   QueueNames,
-  closeWorker,
-  createQueueWorker,
   type AppConfig,
   type EmbeddingJobData,
   type EmbeddingJobResult,
   type ServiceMetrics,
 } from '@retail/common';
-import { APP_CONFIG, METRICS } from '@retail/common/nest';
+import { APP_CONFIG, METRICS, QueueConsumer } from '@retail/common/nest';
 import { EmbeddingProcessor } from './embedding.processor.js';
 
 /**
@@ -20,25 +18,21 @@ import { EmbeddingProcessor } from './embedding.processor.js';
  * with its reason until an operator retries it.
  */
 @Injectable()
-export class EmbeddingWorker implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(EmbeddingWorker.name);
-  private worker: Worker<EmbeddingJobData, EmbeddingJobResult> | undefined;
-
+export class EmbeddingWorker extends QueueConsumer implements OnModuleInit {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly processor: EmbeddingProcessor,
-    @Inject(METRICS) private readonly metrics: ServiceMetrics,
-  ) {}
+    @Inject(METRICS) metrics: ServiceMetrics,
+  ) {
+    super(config, metrics, EmbeddingWorker.name);
+  }
 
   onModuleInit(): void {
-    this.worker = createQueueWorker<EmbeddingJobData, EmbeddingJobResult>({
+    this.consume<EmbeddingJobData, EmbeddingJobResult>({
       queue: QueueNames.Embeddings,
-      config: this.config,
       // Twice the HTTP concurrency: while some batches wait for the API (at most EMBEDDING_CONCURRENCY
       // requests in flight, enforced by the provider), others are read from or written to Postgres.
       concurrency: this.config.embedding.concurrency * 2,
-      metrics: this.metrics,
-      logger: this.logger,
       process: (job, signal) => this.run(job, signal),
       describe: (job, result) => `job ${job.id}: ${result.embedded} embedded, ${result.skipped} skipped`,
     });
@@ -46,10 +40,6 @@ export class EmbeddingWorker implements OnModuleInit, OnApplicationShutdown {
       `consuming "${QueueNames.Embeddings}" with model ${this.config.embedding.model} ` +
         `(${this.config.embedding.provider}), ${this.config.embedding.concurrency} requests in flight`,
     );
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await closeWorker(this.worker);
   }
 
   private async run(

@@ -202,37 +202,12 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     const key = this.cache.key(this.namespace, userId, product.product_id);
     let work = this.inFlight.get(key);
     if (!work) {
-      work = this.writeNow(userId, product, ground, signal).finally(() => this.inFlight.delete(key));
+      work = this.writeClaimed(userId, product, ground, 'interactive', signal).finally(() =>
+        this.inFlight.delete(key),
+      );
       this.inFlight.set(key, work);
     }
     return this.standInAtDeadline(work, userId, product, ground, deadline);
-  }
-
-  private async writeNow(
-    userId: string,
-    product: DescribedProduct,
-    ground: Grounds,
-    signal: AbortSignal | undefined,
-  ): Promise<'written' | 'elsewhere'> {
-    // Another process is calling the model for this sentence: wait for its answer (bounded by one call),
-    // and take over if its claim lapses unwritten.
-    while (!(await this.cache.claim(this.namespace, userId, product.product_id, this.claimMs))) {
-      signal?.throwIfAborted();
-      await sleep(CLAIM_POLL_MS);
-      if (await this.cached(userId, product)) return 'elsewhere';
-    }
-    try {
-      // Another process may have written it between our first look and our claim.
-      if (await this.cached(userId, product)) return 'elsewhere';
-      const write = () => this.write(product, ground, signal);
-      const written = await (this.writer.callsModel
-        ? this.budget.run('interactive', write, signal)
-        : write());
-      await this.store(userId, product, written, 'interactive');
-      return 'written';
-    } finally {
-      await this.cache.release(this.namespace, userId, product.product_id);
-    }
   }
 
   /** Resolves with the write, or at the deadline with the template stored where no sentence is yet. */
@@ -271,21 +246,46 @@ export class ExplanationService implements OnApplicationBootstrap, OnApplication
     ground: Grounds,
     signal: AbortSignal | undefined,
   ): Promise<'written' | 'elsewhere'> {
-    const write = async (): Promise<'written' | 'elsewhere'> => {
+    const turn = async (): Promise<'written' | 'elsewhere'> => {
       // After the wait for a budget turn, look again before claiming (without a model there was no wait:
       // explain() has just looked).
       if (this.writer.callsModel && (await this.cached(userId, product))) return 'elsewhere';
-      if (!(await this.cache.claim(this.namespace, userId, product.product_id, this.claimMs)))
-        return 'elsewhere';
-      try {
-        if (await this.cached(userId, product)) return 'elsewhere'; // written between the look and the claim
-        await this.store(userId, product, await this.write(product, ground, signal), 'background');
-        return 'written';
-      } finally {
-        await this.cache.release(this.namespace, userId, product.product_id);
-      }
+      return this.writeClaimed(userId, product, ground, 'background', signal);
     };
-    return this.writer.callsModel ? this.budget.run('background', write, signal) : write();
+    return this.writer.callsModel ? this.budget.run('background', turn, signal) : turn();
+  }
+
+  /**
+   * The one write of a sentence across processes: under a Redis claim, it looks again whether the sentence was
+   * written between the first look and the claim, writes it, stores it and releases the claim. A person's
+   * sentence waits while another process holds the claim (bounded by one call: it takes over if the claim lapses
+   * unwritten) and takes its budget turn holding the claim; a background sentence held by another is left to
+   * it (its budget turn came before the claim).
+   */
+  private async writeClaimed(
+    userId: string,
+    product: DescribedProduct,
+    ground: Grounds,
+    lane: ExplanationLane,
+    signal: AbortSignal | undefined,
+  ): Promise<'written' | 'elsewhere'> {
+    while (!(await this.cache.claim(this.namespace, userId, product.product_id, this.claimMs))) {
+      if (lane === 'background') return 'elsewhere';
+      signal?.throwIfAborted();
+      await sleep(CLAIM_POLL_MS);
+      if (await this.cached(userId, product)) return 'elsewhere';
+    }
+    try {
+      if (await this.cached(userId, product)) return 'elsewhere';
+      const write = () => this.write(product, ground, signal);
+      const written = await (lane === 'interactive' && this.writer.callsModel
+        ? this.budget.run('interactive', write, signal)
+        : write());
+      await this.store(userId, product, written, lane);
+      return 'written';
+    } finally {
+      await this.cache.release(this.namespace, userId, product.product_id);
+    }
   }
 
   private async cached(userId: string, product: DescribedProduct): Promise<boolean> {

@@ -1,15 +1,13 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
 import {
   QueueNames,
-  closeWorker,
-  createQueueWorker,
   explanationJobSchema,
   type AppConfig,
   type ExplanationJob,
   type ServiceMetrics,
 } from '@retail/common';
-import { APP_CONFIG, METRICS } from '@retail/common/nest';
+import { APP_CONFIG, METRICS, QueueConsumer } from '@retail/common/nest';
 import { ExplanationService, type ExplanationJobResult } from './explanation.service.js';
 import type { ExplanationLane } from './writers/explanation-writer.js';
 
@@ -20,24 +18,21 @@ import type { ExplanationLane } from './writers/explanation-writer.js';
  * the service is down and are worked through when it comes back.
  */
 @Injectable()
-export class ExplanationWorker implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(ExplanationWorker.name);
-  private readonly workers: Worker<ExplanationJob, ExplanationJobResult>[] = [];
-
+export class ExplanationWorker extends QueueConsumer implements OnModuleInit {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly explanations: ExplanationService,
-    @Inject(METRICS) private readonly metrics: ServiceMetrics,
-  ) {}
+    @Inject(METRICS) metrics: ServiceMetrics,
+  ) {
+    super(config, metrics, ExplanationWorker.name);
+  }
 
   onModuleInit(): void {
     const { llm, explanations } = this.config;
     const interactive = Math.max(4, llm.concurrency);
     const background = Math.max(2, Math.floor(llm.concurrency / 4));
-    this.workers.push(
-      this.consume(QueueNames.ExplanationsInteractive, 'interactive', interactive),
-      this.consume(QueueNames.Explanations, 'background', background),
-    );
+    this.consumeLane(QueueNames.ExplanationsInteractive, 'interactive', interactive);
+    this.consumeLane(QueueNames.Explanations, 'background', background);
     const writer = llm.provider === 'openai' ? llm.model : 'template sentences';
     const policy =
       llm.provider === 'openai'
@@ -49,21 +44,14 @@ export class ExplanationWorker implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.workers.map((worker) => closeWorker(worker)));
-  }
-
-  private consume(
+  private consumeLane(
     queue: typeof QueueNames.Explanations | typeof QueueNames.ExplanationsInteractive,
     lane: ExplanationLane,
     concurrency: number,
-  ): Worker<ExplanationJob, ExplanationJobResult> {
-    return createQueueWorker<ExplanationJob, ExplanationJobResult>({
+  ): void {
+    this.consume<ExplanationJob, ExplanationJobResult>({
       queue,
-      config: this.config,
       concurrency,
-      metrics: this.metrics,
-      logger: this.logger,
       process: (job, signal) => this.explanations.explain(validJob(job), lane, signal),
       describe: (job, result) =>
         result.dropped

@@ -1,9 +1,8 @@
 import { withTransaction, type Database } from '@retail/common';
 import { silentProgress, type ProgressReporter } from '@retail/common/progress';
-import { openCleanRecords, type CleanRecords, type MalformedRow } from './clean-records.js';
+import { openCleanRecords, type CleanRecords, type CleaningTally } from './clean-records.js';
 import { ProductCatalogBuilder, type CatalogProduct } from './cleaning/product-catalog.js';
 import { PurchaseAggregator } from './cleaning/purchase-aggregator.js';
-import type { DropRule } from './cleaning/row-cleaner.js';
 import {
   IngestionRepository,
   type MergeCounts,
@@ -13,17 +12,10 @@ import {
 
 export type { MalformedRow } from './clean-records.js';
 
-export interface IngestionReport {
+/** What a run did: the file's cleaning tally, then what the cleaned rows made. */
+export interface IngestionReport extends CleaningTally {
   source: string;
   format: string;
-  rowsRead: number;
-  rowsKept: number;
-  rowsDropped: Record<DropRule, number>;
-  rowsMalformed: number;
-  /** Lines of the file those malformed rows took (more than rowsMalformed when a quote joined lines). */
-  linesMalformed: number;
-  /** The first few malformed rows, with their line numbers in the file. */
-  malformedExamples: MalformedRow[];
   products: {
     /** Distinct StockCodes on the kept rows, as written in the file. */
     rawStockCodes: number;
@@ -144,11 +136,8 @@ export class IngestionService {
       return {
         source: path,
         format,
-        rowsRead: tally.rowsRead,
-        rowsKept: tally.rowsKept,
+        ...tally,
         rowsDropped: { ...tally.rowsDropped },
-        rowsMalformed: tally.rowsMalformed,
-        linesMalformed: tally.linesMalformed,
         malformedExamples: [...tally.malformedExamples],
         products: {
           rawStockCodes: catalog.rawCodeCount,

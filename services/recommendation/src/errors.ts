@@ -1,5 +1,5 @@
 import { RpcException } from '@nestjs/microservices';
-import type { RpcErrorPayload } from '@retail/common';
+import type { RpcErrorPayload } from '@retail/contracts';
 
 export const notFound = (message: string) =>
   new RpcException({ code: 'not_found', message } satisfies RpcErrorPayload);

@@ -7,13 +7,12 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import {
   DEFAULT_RECOMMENDER_MIN_PURCHASES,
-  MAX_TOP_N,
   SHARED_DATA_FILE,
   loadConfig,
   type Database,
   type RedisClient,
 } from '@retail/common';
-import type { RankedProduct } from '@retail/contracts';
+import { MAX_TOP_N, type RankedProduct } from '@retail/contracts';
 import { closeTestStores, openTestStores, runCli } from '@retail/testing';
 import { loadEvalData } from '../src/eval/eval-data.js';
 import {

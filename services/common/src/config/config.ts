@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { RecommenderKind } from '../models/recommender-models.js';
+import { RECOMMENDER_KINDS, type RecommenderKind } from '../models/recommender-kind.js';
 import { defaultDataFile } from './paths.js';
 
 /** Cloud.ru Foundation Models: the default OpenAI-compatible endpoint for both cloud models. */
@@ -125,7 +125,7 @@ export interface AppConfig {
   };
   /** The HTTP API's keys, rate limits, trusted proxies and CORS origins. */
   api: ApiConfig;
-  /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-models.ts. */
+  /** The served model (RECOMMENDER_MODEL): see services/common/src/models/recommender-kind.ts. */
   recommender: {
     model: RecommenderKind;
     minPurchases: number;
@@ -208,6 +208,15 @@ const url = (protocols: RegExp, hint: string) =>
       }
     }, `must be a URL like ${hint}`);
 
+/** A model endpoint's variables: <PREFIX>_PROVIDER (`openai` or the offline one), _BASE_URL and _MODEL. */
+const provider = <Offline extends string>(offline: Offline) =>
+  z.preprocess(emptyAsUndefined, z.enum(['openai', offline]).optional());
+const modelBaseUrl = z.preprocess(
+  emptyAsUndefined,
+  url(/^https?:$/, 'https://host/v1').default(CLOUD_RU_BASE_URL),
+);
+const modelName = (fallback: string) => z.preprocess(emptyAsUndefined, z.string().trim().default(fallback));
+
 const envSchema = z.object({
   NODE_ENV: z.preprocess(
     emptyAsUndefined,
@@ -235,13 +244,10 @@ const envSchema = z.object({
       .default('retail'),
   ),
   DATA_FILE: optionalString,
-  EMBEDDING_PROVIDER: z.preprocess(emptyAsUndefined, z.enum(['openai', 'local']).optional()),
-  EMBEDDING_BASE_URL: z.preprocess(
-    emptyAsUndefined,
-    url(/^https?:$/, 'https://host/v1').default(CLOUD_RU_BASE_URL),
-  ),
+  EMBEDDING_PROVIDER: provider('local'),
+  EMBEDDING_BASE_URL: modelBaseUrl,
   EMBEDDING_API_KEY: optionalString,
-  EMBEDDING_MODEL: z.preprocess(emptyAsUndefined, z.string().trim().default('Qwen/Qwen3-Embedding-0.6B')),
+  EMBEDDING_MODEL: modelName('Qwen/Qwen3-Embedding-0.6B'),
   EMBEDDING_DIM: int(1, 65536, EMBEDDING_DIMENSIONS).refine(
     (value) => value === EMBEDDING_DIMENSIONS,
     `must be ${EMBEDDING_DIMENSIONS}: the product_embeddings column is vector(${EMBEDDING_DIMENSIONS})`,
@@ -252,13 +258,10 @@ const envSchema = z.object({
   EMBEDDING_MAX_ATTEMPTS: int(1, 50, 6),
   EMBEDDING_RETRY_DELAY_MS: int(0, 3_600_000, 1_000),
   EMBEDDING_HTTP_RETRIES: int(0, 10, 3),
-  LLM_PROVIDER: z.preprocess(emptyAsUndefined, z.enum(['openai', 'template']).optional()),
-  LLM_BASE_URL: z.preprocess(
-    emptyAsUndefined,
-    url(/^https?:$/, 'https://host/v1').default(CLOUD_RU_BASE_URL),
-  ),
+  LLM_PROVIDER: provider('template'),
+  LLM_BASE_URL: modelBaseUrl,
   LLM_API_KEY: optionalString,
-  LLM_MODEL: z.preprocess(emptyAsUndefined, z.string().trim().default('openai/gpt-oss-120b')),
+  LLM_MODEL: modelName('openai/gpt-oss-120b'),
   LLM_CONCURRENCY: int(1, 256, 16),
   LLM_REQUESTS_PER_MINUTE: int(1, 100_000, 600),
   LLM_TIMEOUT_MS: int(100, 600_000, 30_000),
@@ -292,10 +295,7 @@ const envSchema = z.object({
   RECOMMENDATION_TIMEOUT_MS: int(50, 120_000, 3_000),
   RECOMMENDATION_REFRESH_INTERVAL_MS: int(100, 3_600_000, 2_000),
   RECOMMENDATION_REFRESH_CONCURRENCY: int(1, 64, 2),
-  RECOMMENDER_MODEL: z.preprocess(
-    emptyAsUndefined,
-    z.enum(['description', 'copurchase', 'hybrid']).default('hybrid'),
-  ),
+  RECOMMENDER_MODEL: z.preprocess(emptyAsUndefined, z.enum(RECOMMENDER_KINDS).default('hybrid')),
   RECOMMENDER_MIN_PURCHASES: int(1, 10_000, DEFAULT_RECOMMENDER_MIN_PURCHASES),
   RECOMMENDER_RETRAIN_AFTER_LINES: int(1, 100_000_000, 50_000),
   RECOMMENDER_RETRAIN_AFTER_SECONDS: int(1, 30 * 24 * 3600, 3600),
@@ -329,17 +329,28 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const e = parsed.data;
   const problems: string[] = [];
 
-  const embeddingProvider: EmbeddingProviderName =
-    e.EMBEDDING_PROVIDER ?? (e.EMBEDDING_API_KEY ? 'openai' : 'local');
-  if (embeddingProvider === 'openai' && !e.EMBEDDING_API_KEY) {
-    problems.push(
-      'EMBEDDING_API_KEY: required when EMBEDDING_PROVIDER=openai (or use EMBEDDING_PROVIDER=local)',
-    );
-  }
-  const llmProvider: LlmProviderName = e.LLM_PROVIDER ?? (e.LLM_API_KEY ? 'openai' : 'template');
-  if (llmProvider === 'openai' && !e.LLM_API_KEY) {
-    problems.push('LLM_API_KEY: required when LLM_PROVIDER=openai (or use LLM_PROVIDER=template)');
-  }
+  /** As set; else `openai` with an API key and the offline provider without; `openai` needs the key. */
+  const providerOf = <Offline extends string>(
+    prefix: 'EMBEDDING' | 'LLM',
+    set: 'openai' | Offline | undefined,
+    apiKey: string | undefined,
+    offline: Offline,
+  ): 'openai' | Offline => {
+    const chosen = set ?? (apiKey ? 'openai' : offline);
+    if (chosen === 'openai' && !apiKey) {
+      problems.push(
+        `${prefix}_API_KEY: required when ${prefix}_PROVIDER=openai (or use ${prefix}_PROVIDER=${offline})`,
+      );
+    }
+    return chosen;
+  };
+  const embeddingProvider: EmbeddingProviderName = providerOf(
+    'EMBEDDING',
+    e.EMBEDDING_PROVIDER,
+    e.EMBEDDING_API_KEY,
+    'local',
+  );
+  const llmProvider: LlmProviderName = providerOf('LLM', e.LLM_PROVIDER, e.LLM_API_KEY, 'template');
   // Background work gets a tenth of the model budget unless told otherwise (60 calls a minute by default).
   const backgroundRequestsPerMinute =
     e.EXPLANATION_BACKGROUND_REQUESTS_PER_MINUTE ?? Math.floor(e.LLM_REQUESTS_PER_MINUTE / 10);

@@ -11,125 +11,105 @@ export class ServiceMetrics {
   readonly registry = new Registry();
 
   /** HTTP requests served (gateway, web). */
-  readonly httpDuration = new Histogram({
-    name: 'retail_http_request_duration_seconds',
-    help: 'HTTP requests by method, route and status code',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: BUCKETS,
-    registers: [this.registry],
-  });
+  readonly httpDuration = this.histogram(
+    'retail_http_request_duration_seconds',
+    'HTTP requests by method, route and status code',
+    ['method', 'route', 'status'],
+  );
 
   /** Requests between services (@nestjs/microservices). */
-  readonly rpcDuration = new Histogram({
-    name: 'retail_rpc_duration_seconds',
-    help: 'Service-to-service requests by pattern and outcome',
-    labelNames: ['pattern', 'outcome'] as const,
-    buckets: BUCKETS,
-    registers: [this.registry],
-  });
+  readonly rpcDuration = this.histogram(
+    'retail_rpc_duration_seconds',
+    'Service-to-service requests by pattern and outcome',
+    ['pattern', 'outcome'],
+  );
 
   /** Jobs per queue and state, read when scraped. */
-  readonly queueJobs = new Gauge({
-    name: 'retail_queue_jobs',
-    help: 'Jobs in each queue by state',
-    labelNames: ['queue', 'state'] as const,
-    registers: [this.registry],
-  });
+  readonly queueJobs = this.gauge('retail_queue_jobs', 'Jobs in each queue by state', ['queue', 'state']);
 
   /** Age of the oldest job waiting in each queue, read when scraped (0 when none waits). */
-  readonly queueOldestWaiting = new Gauge({
-    name: 'retail_queue_oldest_waiting_seconds',
-    help: 'Age of the oldest waiting job in each queue',
-    labelNames: ['queue'] as const,
-    registers: [this.registry],
-  });
+  readonly queueOldestWaiting = this.gauge(
+    'retail_queue_oldest_waiting_seconds',
+    'Age of the oldest waiting job in each queue',
+    ['queue'],
+  );
 
   /** Jobs finished by this process's workers. */
-  readonly jobOutcomes = new Counter({
-    name: 'retail_queue_job_outcomes_total',
-    help: 'Jobs processed, by queue and outcome (completed, retried, failed)',
-    labelNames: ['queue', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly jobOutcomes = this.counter(
+    'retail_queue_job_outcomes_total',
+    'Jobs processed, by queue and outcome (completed, retried, failed)',
+    ['queue', 'outcome'],
+  );
 
   /** Calls to the models (embedding, chat; the offline providers included). */
-  readonly modelCalls = new Counter({
-    name: 'retail_model_calls_total',
-    help: 'Model calls by kind (embedding, chat), model and outcome',
-    labelNames: ['kind', 'model', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly modelCalls = this.counter(
+    'retail_model_calls_total',
+    'Model calls by kind (embedding, chat), model and outcome',
+    ['kind', 'model', 'outcome'],
+  );
 
-  readonly modelDuration = new Histogram({
-    name: 'retail_model_call_duration_seconds',
-    help: 'Model call latency by kind, model and outcome',
-    labelNames: ['kind', 'model', 'outcome'] as const,
-    buckets: BUCKETS,
-    registers: [this.registry],
-  });
+  readonly modelDuration = this.histogram(
+    'retail_model_call_duration_seconds',
+    'Model call latency by kind, model and outcome',
+    ['kind', 'model', 'outcome'],
+  );
 
   /**
    * Explanation jobs by lane (interactive: a person waits; background: recommendation events) and outcome
    * (explained, or dropped by the background policy).
    */
-  readonly explanationJobs = new Counter({
-    name: 'retail_explanation_jobs_total',
-    help: 'Explanation jobs by lane (interactive, background) and outcome (explained, dropped)',
-    labelNames: ['lane', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly explanationJobs = this.counter(
+    'retail_explanation_jobs_total',
+    'Explanation jobs by lane (interactive, background) and outcome (explained, dropped)',
+    ['lane', 'outcome'],
+  );
 
   /** Chat model calls by lane: what the shoppers cost against what background work costs. */
-  readonly explanationModelCalls = new Counter({
-    name: 'retail_explanation_model_calls_total',
-    help: 'Chat model calls for explanations by lane (interactive, background) and outcome (ok, failed, rejected)',
-    labelNames: ['lane', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly explanationModelCalls = this.counter(
+    'retail_explanation_model_calls_total',
+    'Chat model calls for explanations by lane (interactive, background) and outcome (ok, failed, rejected)',
+    ['lane', 'outcome'],
+  );
 
   /**
    * Sentences stored, by lane and outcome: llm, template (the offline writer), late (the template stood in at
    * the deadline of a waiting shopper), failed (the model failed; the template stands in for a while),
    * rejected (the model's answers were not an explanation; the template stands in for a while).
    */
-  readonly explanationSentences = new Counter({
-    name: 'retail_explanation_sentences_total',
-    help: 'Explanation sentences stored by lane and outcome (llm, template, late, failed, rejected)',
-    labelNames: ['lane', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly explanationSentences = this.counter(
+    'retail_explanation_sentences_total',
+    'Explanation sentences stored by lane and outcome (llm, template, late, failed, rejected)',
+    ['lane', 'outcome'],
+  );
 
   /** Explanation cache lookups, one per product. */
-  readonly cacheLookups = new Counter({
-    name: 'retail_explanation_cache_lookups_total',
-    help: 'Explanation cache lookups by result (hit, miss)',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
+  readonly cacheLookups = this.counter(
+    'retail_explanation_cache_lookups_total',
+    'Explanation cache lookups by result (hit, miss)',
+    ['result'],
+  );
 
   /** Kept recommendation lists computed by this process, by model and reason (request, customer, model). */
-  readonly listsComputed = new Counter({
-    name: 'retail_recommendation_lists_computed_total',
-    help: 'Recommendation lists computed and kept, by model and reason (request: missing when asked; customer: their purchases changed; model: its vectors changed)',
-    labelNames: ['model', 'reason'] as const,
-    registers: [this.registry],
-  });
+  readonly listsComputed = this.counter(
+    'retail_recommendation_lists_computed_total',
+    'Recommendation lists computed and kept, by model and reason (request: missing when asked; customer: their purchases changed; model: its vectors changed)',
+    ['model', 'reason'],
+  );
 
   /** Purchase lines posted through the API, by outcome (accepted, duplicate, dropped). */
-  readonly purchaseLines = new Counter({
-    name: 'retail_purchase_lines_total',
-    help: 'Purchase lines posted through the API, by outcome (accepted, duplicate: of an invoice already recorded, dropped: by the cleaning rules)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly purchaseLines = this.counter(
+    'retail_purchase_lines_total',
+    'Purchase lines posted through the API, by outcome (accepted, duplicate: of an invoice already recorded, dropped: by the cleaning rules)',
+    ['outcome'],
+  );
 
   /** From a posted invoice's commit to its customer's list computed with it. */
-  readonly purchaseLag = new Histogram({
-    name: 'retail_purchase_to_list_seconds',
-    help: "Seconds from a posted invoice's commit to its customer's recommendations computed with it",
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-    registers: [this.registry],
-  });
+  readonly purchaseLag = this.histogram(
+    'retail_purchase_to_list_seconds',
+    "Seconds from a posted invoice's commit to its customer's recommendations computed with it",
+    [],
+    [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  );
 
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
@@ -157,6 +137,23 @@ export class ServiceMetrics {
       this.modelCalls.inc({ kind, model, outcome });
       this.modelDuration.observe({ kind, model, outcome }, seconds);
     }
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    buckets = BUCKETS,
+  ): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
   metrics(): Promise<string> {

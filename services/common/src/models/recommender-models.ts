@@ -1,16 +1,10 @@
 import type { AppConfig } from '../config/config.js';
+import type { RecommenderKind } from './recommender-kind.js';
 
-/**
- * The models the recommendation service can serve (RECOMMENDER_MODEL):
- * - `description`: the seed's method, cosine between product description vectors and the normalised mean
- *   of what the customer bought (model name: the embedding model's);
- * - `copurchase`: learned from what customers bought together (EASE item-item weights, factorised), plus
- *   what sells now;
- * - `hybrid`: both, with weights chosen by `npm run eval`.
+/*
+ * The models of each kind the recommendation service can serve (RECOMMENDER_MODEL, recommender-kind.ts).
  * Every stored vector records its model; a ranking scans one model's vectors.
  */
-export type RecommenderKind = 'description' | 'copurchase' | 'hybrid';
-export const RECOMMENDER_KINDS: readonly RecommenderKind[] = ['description', 'copurchase', 'hybrid'];
 
 /** The co-purchase model's name (its vectors in product_factors). Bump the suffix when the method changes. */
 export const COPURCHASE_MODEL = 'copurchase-ease-v1';

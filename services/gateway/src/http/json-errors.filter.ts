@@ -6,13 +6,8 @@ import {
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
+import type { ErrorBody } from '@retail/contracts';
 import type { FastifyReply } from 'fastify';
-
-export interface ErrorBody {
-  statusCode: number;
-  error: string;
-  message: string;
-}
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',

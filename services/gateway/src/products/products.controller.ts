@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Param, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Put, Query, applyDecorators } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import {
   errorBody,
@@ -25,6 +25,22 @@ const errors = {
   },
 } as const;
 
+type ProductId = z.output<typeof productIdParam>;
+
+/** The `:product_id` of the path, validated by its schema. */
+const ProductIdParam = (): ParameterDecorator => Param('product_id', { schema: productIdParam });
+
+/** What every `:product_id` endpoint documents: the parameter, its answer, and the errors it can give. */
+function ProductEndpoint(answer: z.ZodType, answers: string, { notFound = true } = {}): MethodDecorator {
+  return applyDecorators(
+    ApiParam({ name: 'product_id', example: '85123A' }),
+    ApiOkResponse({ description: answers, standardSchema: answer }),
+    ApiResponse(errors.badRequest),
+    ...(notFound ? [ApiResponse(errors.notFound)] : []),
+    ApiResponse(errors.unavailable),
+  );
+}
+
 /** The catalog through the API: describe or retire a product (write), and "more like this" (read). */
 @ApiTags('products')
 @Controller('api/products')
@@ -41,12 +57,9 @@ export class ProductsController {
       'description model, and of the hybrid through its description part until a training gives it co-purchase ' +
       'data. A retired product is back in the catalog. A new ingestion of the data file keeps what the shop said.',
   })
-  @ApiParam({ name: 'product_id', example: '85123A' })
-  @ApiOkResponse({ description: 'the product as it is now', standardSchema: product })
-  @ApiResponse(errors.badRequest)
-  @ApiResponse(errors.unavailable)
+  @ProductEndpoint(product, 'the product as it is now', { notFound: false })
   put(
-    @Param('product_id', { schema: productIdParam }) productId: z.output<typeof productIdParam>,
+    @ProductIdParam() productId: ProductId,
     @Body({ schema: productRequest }) request: ProductRequest,
   ): Promise<Product> {
     return this.recommendation.putProduct(productId, request);
@@ -58,14 +71,8 @@ export class ProductsController {
     operationId: 'retireProduct',
     summary: 'Take a product out of the catalog: never recommended again, purchase history kept',
   })
-  @ApiParam({ name: 'product_id', example: '85123A' })
-  @ApiOkResponse({ description: 'the product, retired', standardSchema: product })
-  @ApiResponse(errors.badRequest)
-  @ApiResponse(errors.notFound)
-  @ApiResponse(errors.unavailable)
-  retire(
-    @Param('product_id', { schema: productIdParam }) productId: z.output<typeof productIdParam>,
-  ): Promise<Product> {
+  @ProductEndpoint(product, 'the product, retired')
+  retire(@ProductIdParam() productId: ProductId): Promise<Product> {
     return this.recommendation.retireProduct(productId);
   }
 
@@ -77,13 +84,9 @@ export class ProductsController {
       "One pgvector query: cosine against the product's description vector in the description model; products " +
       'described exactly like it, retired ones and postage or fees are left out.',
   })
-  @ApiParam({ name: 'product_id', example: '85123A' })
-  @ApiOkResponse({ description: 'the closest products', standardSchema: similarProducts })
-  @ApiResponse(errors.badRequest)
-  @ApiResponse(errors.notFound)
-  @ApiResponse(errors.unavailable)
+  @ProductEndpoint(similarProducts, 'the closest products')
   similar(
-    @Param('product_id', { schema: productIdParam }) productId: z.output<typeof productIdParam>,
+    @ProductIdParam() productId: ProductId,
     @Query({ schema: similarQuery }) query: z.output<typeof similarQuery>,
   ): Promise<SimilarProducts> {
     return this.recommendation.similarProducts(productId, query.top_n);

@@ -9,31 +9,27 @@ import {
 } from '@nestjs/common';
 import { ClientProxy, ClientTCP } from '@nestjs/microservices';
 import { TimeoutError, lastValueFrom, timeout } from 'rxjs';
+import { OutageLog, type AppConfig, type ServiceMetrics } from '@retail/common';
 import {
-  OutageLog,
   RecommendationPatterns,
   isRpcErrorPayload,
-  type AppConfig,
+  type EraseUserRequest,
   type KnownProductsResponse,
   type ListUsersRequest,
   type ListUsersResponse,
+  type Product,
+  type ProductIdRequest,
+  type ProductRequest,
+  type PurchaseLine,
+  type PurchasesAccepted,
   type PurchasesResponse,
-  type RecommendationsResponse,
+  type PutProductRequest,
+  type RankedList,
+  type RecordPurchasesRequest,
+  type SimilarProducts,
+  type SimilarProductsRequest,
+  type UserErased,
   type UserExistsResponse,
-  type ServiceMetrics,
-} from '@retail/common';
-import type {
-  EraseUserRequest,
-  Product,
-  ProductIdRequest,
-  ProductRequest,
-  PurchaseLine,
-  PurchasesAccepted,
-  PutProductRequest,
-  RecordPurchasesRequest,
-  SimilarProducts,
-  SimilarProductsRequest,
-  UserErased,
 } from '@retail/contracts';
 import { APP_CONFIG, METRICS } from '@retail/common/nest';
 
@@ -93,7 +89,7 @@ export class RecommendationClient implements OnApplicationShutdown {
     return this.call(RecommendationPatterns.UserPurchases, { userId });
   }
 
-  recommendations(userId: number, topN: number): Promise<RecommendationsResponse> {
+  recommendations(userId: number, topN: number): Promise<RankedList> {
     return this.call(RecommendationPatterns.Recommendations, { userId, topN });
   }
 

@@ -1,6 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
-import { RecommendationPatterns, type Database } from '@retail/common';
+import type { Database } from '@retail/common';
+import { RecommendationPatterns } from '@retail/contracts';
 import { DATABASE } from '@retail/common/nest';
 
 export interface RecommendationHealth {

@@ -5,13 +5,11 @@ import {
   RecommendationPatterns,
   type KnownProductsRequest,
   type KnownProductsResponse,
-} from '@retail/common';
-import type {
-  Product,
-  ProductIdRequest,
-  PutProductRequest,
-  SimilarProducts,
-  SimilarProductsRequest,
+  type Product,
+  type ProductIdRequest,
+  type PutProductRequest,
+  type SimilarProducts,
+  type SimilarProductsRequest,
 } from '@retail/contracts';
 import { badRequest } from '../errors.js';
 import { ProductsRepository } from './products.repository.js';

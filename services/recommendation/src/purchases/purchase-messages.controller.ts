@@ -1,11 +1,11 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { RecommendationPatterns } from '@retail/common';
-import type {
-  EraseUserRequest,
-  PurchasesAccepted,
-  RecordPurchasesRequest,
-  UserErased,
+import {
+  RecommendationPatterns,
+  type EraseUserRequest,
+  type PurchasesAccepted,
+  type RecordPurchasesRequest,
+  type UserErased,
 } from '@retail/contracts';
 import { notFound } from '../errors.js';
 import { PurchasesService } from './purchases.service.js';

@@ -7,6 +7,7 @@ import {
   type AppConfig,
   type ServiceMetrics,
 } from '@retail/common';
+import type { PurchasesAccepted } from '@retail/contracts';
 import {
   cleanPostedLine,
   isMerchandise,
@@ -19,13 +20,6 @@ import { badRequest } from '../errors.js';
 import { EmbeddingRequests } from '../products/embedding-requests.js';
 import { queuePurchases, type RefreshQueue } from '../refresh/refresh-queue.js';
 import { PurchasesRepository, type AppliedPurchases, type PostedProduct } from './purchases.repository.js';
-
-/** The answer to a batch: lines recorded, lines of invoices already recorded, lines the cleaning rules dropped. */
-export interface PurchasesAccepted {
-  accepted: number;
-  duplicates: number;
-  dropped: { index: number; reason: string }[];
-}
 
 /** How long queueing the work that follows a commit may wait for Redis (the lines are committed anyway). */
 const QUEUE_DEADLINE_MS = 2_000;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { MAX_TOP_N, type Database } from '@retail/common';
-import type { RankedProduct } from '@retail/contracts';
+import type { Database } from '@retail/common';
+import { MAX_TOP_N, type RankedProduct } from '@retail/contracts';
 import { DATABASE } from '@retail/common/nest';
 
 /**

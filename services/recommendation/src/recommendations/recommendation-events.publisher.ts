@@ -10,8 +10,8 @@ import {
   withDeadline,
   type AppConfig,
   type ExplanationJob,
-  type RecommendedProduct,
 } from '@retail/common';
+import type { RankedProduct } from '@retail/contracts';
 import { APP_CONFIG } from '@retail/common/nest';
 
 /** Event ids remembered as published, to skip Redis for repeats (a bounded, insertion-ordered set). */
@@ -55,7 +55,7 @@ export class RecommendationEventsPublisher implements OnApplicationShutdown {
   }
 
   /** Schedules the event of an answer ranked by `model`; returns at once. */
-  publishSoon(userId: number, model: string, purchases: string, products: RecommendedProduct[]): void {
+  publishSoon(userId: number, model: string, purchases: string, products: RankedProduct[]): void {
     const productIds = products.map((p) => p.product_id);
     const id = recommendationEventId(model, String(userId), productIds, purchases);
     if (this.published.has(id) || this.pending.has(id)) return;

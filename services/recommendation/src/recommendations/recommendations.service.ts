@@ -1,12 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
-import {
-  MAX_TOP_N,
-  type AppConfig,
-  type RecommendationsResponse,
-  type RpcErrorPayload,
-} from '@retail/common';
-import type { RankedProduct } from '@retail/contracts';
+import type { AppConfig } from '@retail/common';
+import { MAX_TOP_N, type RankedList, type RankedProduct, type RpcErrorPayload } from '@retail/contracts';
 import { APP_CONFIG } from '@retail/common/nest';
 import { badRequest, notFound } from '../errors.js';
 import { descriptionStandsIn } from '../ranking/cold-start.js';
@@ -47,7 +42,7 @@ export class RecommendationsService {
     this.label = this.lists.served.kind === 'copurchase' ? 'co-purchase' : 'hybrid';
   }
 
-  async recommend(userId: number, topN: number): Promise<RecommendationsResponse> {
+  async recommend(userId: number, topN: number): Promise<RankedList> {
     if (!Number.isInteger(topN) || topN < 1 || topN > MAX_TOP_N) {
       throw badRequest(`top_n must be an integer from 1 to ${MAX_TOP_N}`);
     }
@@ -99,7 +94,7 @@ export class RecommendationsService {
     model: string,
     list: CurrentList | undefined,
     fallback?: string,
-  ): Promise<RecommendationsResponse> {
+  ): Promise<RankedList> {
     // The description model always ranks (with no vector yet, it ranks nothing).
     const current = list ?? {
       customerVersion: 0,

@@ -1,17 +1,14 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Job, Worker } from 'bullmq';
 import {
   QueueNames,
   REFRESH_SLICE_WIDTH,
-  closeWorker,
-  createQueueWorker,
   type AppConfig,
   type RefreshJobData,
   type RefreshJobResult,
   type ServiceMetrics,
 } from '@retail/common';
-import { APP_CONFIG, METRICS } from '@retail/common/nest';
+import { APP_CONFIG, METRICS, QueueConsumer } from '@retail/common/nest';
 import { PurchasesService } from '../purchases/purchases.service.js';
 import { descriptionStandsIn } from '../ranking/cold-start.js';
 import { KeptListsService } from '../ranking/kept-lists.service.js';
@@ -31,18 +28,18 @@ import { RankingRepository } from '../ranking/ranking.repository.js';
  * returns when its lock lapses), and lists already computed by it are current, so they are not computed again.
  */
 @Injectable()
-export class RefreshWorker implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(RefreshWorker.name);
+export class RefreshWorker extends QueueConsumer implements OnApplicationBootstrap {
   private worker: Worker<RefreshJobData, RefreshJobResult> | undefined;
   private readonly minPurchases: number;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(METRICS) private readonly metrics: ServiceMetrics,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(METRICS) metrics: ServiceMetrics,
     private readonly lists: KeptListsService,
     private readonly repository: RankingRepository,
     private readonly purchases: PurchasesService,
   ) {
+    super(config, metrics, RefreshWorker.name);
     this.minPurchases = config.recommender.minPurchases;
   }
 
@@ -59,22 +56,15 @@ export class RefreshWorker implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   onApplicationBootstrap(): void {
-    this.worker = createQueueWorker<RefreshJobData, RefreshJobResult>({
+    this.worker = this.consume<RefreshJobData, RefreshJobResult>({
       queue: QueueNames.RecommendationRefresh,
-      config: this.config,
       concurrency: this.config.recommendation.refreshConcurrency,
-      metrics: this.metrics,
-      logger: this.logger,
       process: (job, signal) => this.process(job, signal),
       describe: (job, result) =>
         result.superseded
           ? `job ${job.id}: a newer plan covers it`
           : `job ${job.id}: ${result.computed} lists computed`,
     });
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await closeWorker(this.worker);
   }
 
   private async process(

@@ -7,7 +7,7 @@ import {
   type PurchasesResponse,
   type UserExistsResponse,
   type UserRequest,
-} from '@retail/common';
+} from '@retail/contracts';
 import { UsersService } from './users.service.js';
 
 /** The users' message patterns (users.list, users.purchases, users.exists): the gateway's calls, answered. */

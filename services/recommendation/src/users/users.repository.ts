@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Database, Purchase, UserSummary } from '@retail/common';
+import type { Database } from '@retail/common';
+import type { Purchase, UserSummary } from '@retail/contracts';
 import { DATABASE } from '@retail/common/nest';
 
 /** Every SQL statement about customers and their purchases. */

@@ -4,7 +4,7 @@ import type {
   ListUsersResponse,
   PurchasesResponse,
   UserExistsResponse,
-} from '@retail/common';
+} from '@retail/contracts';
 import { notFound } from '../errors.js';
 import { UsersRepository } from './users.repository.js';
 
