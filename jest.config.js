@@ -40,7 +40,9 @@ export default {
   testMatch: ['**/test/**/*.test.ts'],
   setupFiles: ['<rootDir>/services/testing/src/jest-env.ts'],
   globalSetup: '<rootDir>/test/jest-global-setup.js',
-  // The suites share one test database and one Redis database: one file at a time.
-  maxWorkers: 1,
+  // Suites run in parallel workers, each with a database, a Redis database and a queue prefix of its own
+  // (services/testing/src/test-env.ts). Most of a suite's time is spent waiting on the processes it starts,
+  // so four workers keep two cores busy.
+  maxWorkers: 4,
   testTimeout: 120_000,
 };

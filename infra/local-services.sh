@@ -9,7 +9,7 @@ set -euo pipefail
 PGHOST_ADDR=${PGHOST_ADDR:-127.0.0.1}
 PGPORT_NUM=${PGPORT_NUM:-5432}
 PGUSER_NAME=${PGUSER_NAME:-postgres}
-DATABASES=${DATABASES:-"retail retail_test retail_bench"}
+DATABASES=${DATABASES:-"retail retail_bench"}
 REDIS_PORT_NUM=${REDIS_PORT_NUM:-6379}
 
 log() { printf '[local-services] %s\n' "$*"; }

@@ -7,7 +7,14 @@ import {
   type Database,
   type RedisClient,
 } from '@retail/common';
-import { closeTestStores, eventually, openTestStores, runCli, tableCounts } from '@retail/testing';
+import {
+  closeTestStores,
+  eventually,
+  openTestStores,
+  runCli,
+  tableCounts,
+  TEST_REDIS_URL,
+} from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 /**
@@ -240,7 +247,7 @@ describe('DELETE /api/users/{user_id}', () => {
 describe('with Redis away', () => {
   it('accepts the lines into Postgres, and the work that follows catches up once Redis is back', async () => {
     // A relay in front of Redis that the test cuts and restores (the stack's own connections go through it).
-    const target = new URL(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15');
+    const target = new URL(TEST_REDIS_URL);
     const sockets = new Set<net.Socket>();
     let open = true;
     const relay = net.createServer((inbound) => {
