@@ -1,7 +1,9 @@
 // Runs once per `jest` run, outside the test sandbox (so it uses the built packages: `npm test` builds
-// first): makes sure every parallel worker has its own test database, with the schema up to date.
+// first): makes sure every parallel worker has its own test database, with the schema up to date, and drops
+// the shared real-catalog template of the previous run (services/testing/src/real-catalog.ts).
 import pg from 'pg';
 import { runMigrations } from '../services/common/dist/db/migrate.js';
+import { dropRealCatalogTemplate } from '../services/testing/dist/real-catalog.js';
 import { MAX_TEST_WORKERS, testDatabaseUrl } from '../services/testing/dist/test-env.js';
 
 export default async function globalSetup(globalConfig) {
@@ -21,4 +23,5 @@ export default async function globalSetup(globalConfig) {
     await client.end();
   }
   for (const url of urls) await runMigrations(url);
+  await dropRealCatalogTemplate();
 }

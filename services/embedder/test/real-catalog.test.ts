@@ -10,15 +10,16 @@ import {
   type RedisClient,
 } from '@retail/common';
 import {
-  closeTestStores,
   eventually,
   FakeOpenAiServer,
-  openTestStores,
+  openRealCatalogStores,
   resetRedis,
   runCli,
   startProcess,
+  type RealCatalogStores,
 } from '@retail/testing';
 
+let stores: RealCatalogStores;
 let db: Database;
 let redis: RedisClient;
 let merchandise: number;
@@ -32,16 +33,16 @@ const vectorCounts = async (model: string) =>
   ).rows[0]!;
 
 beforeAll(async () => {
-  ({ db, redis } = await openTestStores());
-  const ingest = await runCli('services/ingestion/dist/main.js', ['--no-embeddings']);
-  expect(ingest.code).toBe(0);
+  // The real file, ingested once for the whole run (services/testing/src/real-catalog.ts).
+  stores = await openRealCatalogStores();
+  ({ db, redis } = stores);
   merchandise = (await db.query<{ n: number }>('SELECT count(*) AS n FROM products WHERE is_merchandise'))
     .rows[0]!.n;
   expect(merchandise).toBe(3_658);
 });
 
 afterAll(async () => {
-  await closeTestStores({ db, redis });
+  await stores?.close();
 });
 
 describe('the real catalog', () => {

@@ -356,10 +356,10 @@ describe('the explanation service with an OpenAI-compatible chat model', () => {
       { user_id: 'x', product_ids: [] } as unknown as ExplanationJob,
       { jobId: 'bad', attempts: 5 },
     );
-    const bad = await eventually(async () => {
-      const found = await background.getJob('bad');
-      return found && (await found.isFailed()) ? found : undefined;
-    });
+    // The state first, then the job: a job read while still active would show no attempt made yet.
+    const bad = await eventually(async () =>
+      (await background.getJobState('bad')) === 'failed' ? background.getJob('bad') : undefined,
+    );
     expect(bad.attemptsMade).toBe(1);
     expect(bad.failedReason).toMatch(/^malformed explanation job: user_id: .*product_ids/);
 

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Database, RedisClient } from '@retail/common';
-import { closeTestStores, openTestStores } from '@retail/testing';
-import { loadCatalog, startStack, type TestStack } from './stack.js';
+import type { Database } from '@retail/common';
+import { openRealCatalogStores, runCli, type RealCatalogStores } from '@retail/testing';
+import { startStack, type TestStack } from './stack.js';
 
 const MODEL = 'local-hashed-ngrams-v1';
 const TOP_N = 12;
 /** Below float32 resolution: two products closer than this may come in either order. */
 const TIE = 1e-6;
 
+let stores: RealCatalogStores;
 let db: Database;
-let redis: RedisClient;
 let stack: TestStack;
 
 interface Scored {
@@ -18,14 +18,16 @@ interface Scored {
 }
 
 beforeAll(async () => {
-  ({ db, redis } = await openTestStores());
-  await loadCatalog();
+  stores = await openRealCatalogStores();
+  ({ db } = stores);
+  const embedded = await runCli('services/embedder/dist/embed.cli.js', ['--wait']);
+  if (embedded.code !== 0) throw new Error(`embedding failed:\n${embedded.stdout}${embedded.stderr}`);
   stack = await startStack();
 });
 
 afterAll(async () => {
   await stack?.close();
-  await closeTestStores({ db, redis });
+  await stores?.close();
 });
 
 /** A small deterministic generator, so that a failure names users that can be tried again. */

@@ -4,3 +4,4 @@ export * from './cli.js';
 export * from './redis.js';
 export * from './fake-openai-server.js';
 export * from './stores.js';
+export * from './real-catalog.js';

@@ -25,8 +25,8 @@ const BASE_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@
 const BASE_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
 const BASE_QUEUE_PREFIX = process.env.TEST_QUEUE_PREFIX ?? 'retail-test';
 
-/** The database of worker `worker`: the base's name with `_<worker>`. */
-export function testDatabaseUrl(worker: number): string {
+/** The database of worker `worker` (or another of the tests' databases): the base's name with `_<worker>`. */
+export function testDatabaseUrl(worker: number | string): string {
   const url = new URL(BASE_DATABASE_URL);
   url.pathname = `${url.pathname}_${worker}`;
   return url.toString();
