@@ -1,14 +1,12 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
   EmbeddingProviderError,
   QueueNames,
-  type AppConfig,
   type EmbeddingJobData,
   type EmbeddingJobResult,
-  type ServiceMetrics,
 } from '@retail/common';
-import { APP_CONFIG, METRICS, QueueConsumer } from '@retail/common/nest';
+import { QueueConsumer } from '@retail/common/nest';
 import { EmbeddingProcessor } from './embedding.processor.js';
 
 /**
@@ -19,12 +17,8 @@ import { EmbeddingProcessor } from './embedding.processor.js';
  */
 @Injectable()
 export class EmbeddingWorker extends QueueConsumer implements OnModuleInit {
-  constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
-    private readonly processor: EmbeddingProcessor,
-    @Inject(METRICS) metrics: ServiceMetrics,
-  ) {
-    super(config, metrics, EmbeddingWorker.name);
+  constructor(private readonly processor: EmbeddingProcessor) {
+    super();
   }
 
   onModuleInit(): void {

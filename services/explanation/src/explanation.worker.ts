@@ -1,13 +1,7 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
-import {
-  QueueNames,
-  explanationJobSchema,
-  type AppConfig,
-  type ExplanationJob,
-  type ServiceMetrics,
-} from '@retail/common';
-import { APP_CONFIG, METRICS, QueueConsumer } from '@retail/common/nest';
+import { QueueNames, explanationJobSchema, type ExplanationJob } from '@retail/common';
+import { QueueConsumer } from '@retail/common/nest';
 import { ExplanationService, type ExplanationJobResult } from './explanation.service.js';
 import type { ExplanationLane } from './writers/explanation-writer.js';
 
@@ -19,12 +13,8 @@ import type { ExplanationLane } from './writers/explanation-writer.js';
  */
 @Injectable()
 export class ExplanationWorker extends QueueConsumer implements OnModuleInit {
-  constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
-    private readonly explanations: ExplanationService,
-    @Inject(METRICS) metrics: ServiceMetrics,
-  ) {
-    super(config, metrics, ExplanationWorker.name);
+  constructor(private readonly explanations: ExplanationService) {
+    super();
   }
 
   onModuleInit(): void {

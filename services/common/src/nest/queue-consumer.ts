@@ -1,9 +1,10 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Worker } from 'bullmq';
 import type { AppConfig } from '../config/config.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
 import { closeWorker } from '../queues/close-worker.js';
 import { createQueueWorker, type QueueWorkerOptions } from '../queues/queue-worker.js';
+import { APP_CONFIG, METRICS } from './tokens.js';
 
 /** What a consumer fills in of a worker's options: the rest is the service's (configuration, metrics, logger). */
 export type ConsumedQueue<Data, Result> = Omit<
@@ -13,20 +14,15 @@ export type ConsumedQueue<Data, Result> = Omit<
 
 /**
  * A service's consumer of queues (createQueueWorker): its workers count their jobs in the service's metrics,
- * log under the consumer's name, and close at the application's shutdown (closeWorker: jobs in progress go
- * back to their queue).
+ * log under the consumer's class name, and close at the application's shutdown (closeWorker: jobs in progress
+ * go back to their queue). The configuration and the metrics are injected into the properties here (Nest sets
+ * them before any lifecycle hook runs), so a consumer's constructor takes only what is its own.
  */
 export abstract class QueueConsumer implements OnApplicationShutdown {
-  protected readonly logger: Logger;
+  @Inject(APP_CONFIG) protected readonly config!: AppConfig;
+  @Inject(METRICS) protected readonly metrics!: ServiceMetrics;
+  protected readonly logger = new Logger(this.constructor.name);
   private readonly workers: Worker[] = [];
-
-  protected constructor(
-    protected readonly config: AppConfig,
-    protected readonly metrics: ServiceMetrics,
-    name: string,
-  ) {
-    this.logger = new Logger(name);
-  }
 
   /** Starts a worker of `queue.queue`. */
   protected consume<Data, Result>(queue: ConsumedQueue<Data, Result>): Worker<Data, Result> {

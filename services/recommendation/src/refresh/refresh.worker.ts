@@ -1,14 +1,7 @@
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Job, Worker } from 'bullmq';
-import {
-  QueueNames,
-  REFRESH_SLICE_WIDTH,
-  type AppConfig,
-  type RefreshJobData,
-  type RefreshJobResult,
-  type ServiceMetrics,
-} from '@retail/common';
-import { APP_CONFIG, METRICS, QueueConsumer } from '@retail/common/nest';
+import { QueueNames, REFRESH_SLICE_WIDTH, type RefreshJobData, type RefreshJobResult } from '@retail/common';
+import { QueueConsumer } from '@retail/common/nest';
 import { PurchasesService } from '../purchases/purchases.service.js';
 import { descriptionStandsIn } from '../ranking/cold-start.js';
 import { KeptListsService } from '../ranking/kept-lists.service.js';
@@ -30,17 +23,12 @@ import { RankingRepository } from '../ranking/ranking.repository.js';
 @Injectable()
 export class RefreshWorker extends QueueConsumer implements OnApplicationBootstrap {
   private worker: Worker<RefreshJobData, RefreshJobResult> | undefined;
-  private readonly minPurchases: number;
-
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
-    @Inject(METRICS) metrics: ServiceMetrics,
     private readonly lists: KeptListsService,
     private readonly repository: RankingRepository,
     private readonly purchases: PurchasesService,
   ) {
-    super(config, metrics, RefreshWorker.name);
-    this.minPurchases = config.recommender.minPurchases;
+    super();
   }
 
   /**
@@ -116,7 +104,9 @@ export class RefreshWorker extends QueueConsumer implements OnApplicationBootstr
       }
       const description = await this.repository.customerState(customerId, served.descriptionModel);
       standsIn =
-        !list || descriptionStandsIn(list.withVectors, this.minPurchases) || (description?.hasList ?? false);
+        !list ||
+        descriptionStandsIn(list.withVectors, this.config.recommender.minPurchases) ||
+        (description?.hasList ?? false);
     }
     if (
       standsIn &&
