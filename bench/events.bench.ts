@@ -36,6 +36,7 @@ import {
   type Database,
   type RecommenderKind,
 } from '@retail/common';
+import { MAX_PURCHASE_LINES, type PurchaseLine } from '@retail/contracts';
 import { freePort, startProcess, type RunningProcess } from '@retail/testing';
 import {
   BENCH_DATABASE_URL as DATABASE_URL,
@@ -65,22 +66,13 @@ const KIND = (process.env.BENCH_MODEL ?? 'hybrid') as RecommenderKind;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const QUEUE_PREFIX = 'retail-bench-events';
 const API_KEY = 'bench-events-key-0123456789abcdef';
-/** Lines a request may carry (MAX_PURCHASE_LINES). */
-const MAX_LINES = 1_000;
+/** Lines a request may carry. */
+const MAX_LINES = MAX_PURCHASE_LINES;
 const TICK_MS = 100;
 /** How long after the last post the lag is still watched for. */
 const LAG_TIMEOUT_MS = 120_000;
 
-interface PostedLine {
-  invoice_no: string;
-  stock_code: string;
-  description: string;
-  quantity: number;
-  invoice_date: string;
-  unit_price: number;
-  customer_id: number;
-  country: string;
-}
+type PostedLine = PurchaseLine;
 
 interface SourceInvoice {
   customerId: number;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { PurchaseLine } from '@retail/contracts';
 import net from 'node:net';
 import {
   ExplanationCacheRepository,
@@ -29,16 +30,7 @@ let db: Database;
 let redis: RedisClient;
 let stack: TestStack;
 
-interface Line {
-  invoice_no: string;
-  stock_code: string;
-  description: string;
-  quantity: number;
-  invoice_date: string;
-  unit_price: number;
-  customer_id: number | null;
-  country: string;
-}
+type Line = PurchaseLine;
 
 const line = (overrides: Partial<Line> = {}): Line => ({
   invoice_no: '900001',

@@ -3,6 +3,7 @@
  * ingestion cleans the data file with them; the write API cleans posted lines and summarises customers with
  * the same functions, so that a line means the same whichever way it came in.
  */
+import type { PurchaseLine } from '@retail/contracts';
 import { REQUIRED_COLUMNS, type ColumnIndex, type ColumnName } from './columns.js';
 import { cleanRecord, type ErasedCustomers, type RowOutcome } from './row-cleaner.js';
 
@@ -18,19 +19,8 @@ export {
 } from './row-cleaner.js';
 export { REQUIRED_COLUMNS, type ColumnName } from './columns.js';
 
-/** A purchase line as the write API takes it: the data file's columns in snake_case. */
-export interface PostedLine {
-  invoice_no: string;
-  stock_code: string;
-  description: string;
-  quantity: number;
-  /** `YYYY-MM-DD HH:MM:SS` (or `T` between them, optional seconds, fraction and `Z`), or `M/D/YYYY H:MM`. */
-  invoice_date: string;
-  unit_price: number;
-  /** null: no customer (the line is dropped, as a file row without CustomerID is). */
-  customer_id: number | null;
-  country: string;
-}
+/** A purchase line as the write API takes it (its contract): the data file's columns in snake_case. */
+export type PostedLine = PurchaseLine;
 
 /** The posted field of each column of the data file. */
 const POSTED_FIELD: Record<ColumnName, keyof PostedLine> = {
