@@ -10,7 +10,11 @@
  *        while the refresh jobs compute every list again; how long that refresh takes under this load is
  *        printed too;
  *   (b)  20 s of users drawn at random, as fast as the 32 connections go, then (b') held at 1,000 requests/s
- *        (open loop, evenly spaced: see heldRate).
+ *        (open loop, evenly spaced: see heldRate);
+ *   (c)  once per model, what the rate limiter costs: a second gateway without it (RATE_LIMIT_READS_PER_MINUTE=0)
+ *        beside the first, on the same recommendation service, and LIMITER_ROUNDS rounds of 10 s of random users
+ *        through each in turn (ABAB…, so that a change of the machine's load falls on both): the medians of
+ *        req/s and of the gateway's CPU a request, with and without.
  * Prints the machine's load average before each run. The description model comes last: rewriting its vectors
  * makes the co-purchase and hybrid models stale, and a service serving them would retrain them (a minute or two
  * of CPU) in the middle of their runs; the next invocation retrains them first (`npm run train -- --wait`).
@@ -22,6 +26,7 @@ import { freePort, startProcess, type RunningProcess } from '@retail/testing';
 import {
   BENCH_DATABASE_URL as DATABASE_URL,
   cpuMs,
+  percentile,
   changeEveryVector,
   load,
   prepareBenchDatabase,
@@ -30,6 +35,7 @@ import {
 } from './bench-kit.ts';
 
 const CONNECTIONS = 32;
+const LIMITER_ROUNDS = Number(process.env.BENCH_LIMITER_ROUNDS ?? 5);
 const DESCRIPTION_MODEL = LOCAL_EMBEDDING_MODEL;
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const MODELS = (process.env.BENCH_MODELS ?? 'copurchase,hybrid,description').split(',') as RecommenderKind[];
@@ -135,17 +141,93 @@ function reportHeld(
   );
 }
 
+/**
+ * (c): the same load through the gateway with the rate limiter (`limited`) and through a second gateway
+ * without it, in alternating rounds; prints the medians and the difference.
+ */
+async function limiterCost(
+  limited: RunningProcess,
+  recommendation: RunningProcess,
+  ports: Record<string, string>,
+  load10s: (url: string) => Promise<Result>,
+): Promise<void> {
+  const port = String(await freePort());
+  const unlimited = startProcess('services/gateway/dist/main.js', [], {
+    ...BASE_ENV,
+    ...ports,
+    GATEWAY_PORT: port,
+    RATE_LIMIT_READS_PER_MINUTE: '0',
+  });
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await untilReady(url, unlimited);
+    const sides = [
+      { label: 'with the limiter', url: `http://127.0.0.1:${ports.GATEWAY_PORT}`, gateway: limited },
+      { label: 'without it', url, gateway: unlimited },
+    ];
+    const seen = new Map(sides.map((side) => [side, { rates: [] as number[], cpu: [] as number[] }]));
+    for (const side of sides) await load10s(side.url); // warm both
+    console.log(
+      `  (c) the rate limiter's cost: ${LIMITER_ROUNDS} rounds of 10 s through each gateway in turn`,
+    );
+    for (let round = 0; round < LIMITER_ROUNDS; round++) {
+      for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+        const before = cpuMs(side.gateway.pid);
+        const result = await load10s(side.url);
+        const errors = result.errors + result.timeouts + result.non2xx;
+        if (errors > 0) throw new Error(`${errors} failed requests ${side.label}`);
+        seen.get(side)!.rates.push(result.requests.average);
+        seen.get(side)!.cpu.push(((cpuMs(side.gateway.pid) - before) * 1000) / result.requests.total);
+      }
+    }
+    const median = (values: number[]) => percentile(values, 50);
+    const [on, off] = sides.map((side) => seen.get(side)!);
+    for (const [side, figures] of [
+      [sides[0]!, on!],
+      [sides[1]!, off!],
+    ] as const) {
+      console.log(
+        `      ${side.label.padEnd(18)} median ${Math.round(median(figures.rates)).toLocaleString('en-GB').padStart(6)} req/s` +
+          `   gateway CPU a request ${median(figures.cpu).toFixed(0)} µs   (rounds: ${figures.rates.map((r) => Math.round(r)).join(', ')} req/s)`,
+      );
+    }
+    const throughput = (1 - median(on!.rates) / median(off!.rates)) * 100;
+    const cpu = (median(on!.cpu) / median(off!.cpu) - 1) * 100;
+    console.log(
+      `      the limiter costs ${throughput.toFixed(1)} % of the throughput and ${cpu.toFixed(1)} % more gateway CPU a request` +
+        ` (recommendation service pid ${recommendation.pid} shared by both)`,
+    );
+  } finally {
+    unlimited.kill('SIGTERM');
+    await unlimited.exited;
+  }
+}
+
+async function untilReady(url: string, gateway: RunningProcess): Promise<void> {
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${url}/api/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (i === 100) throw new Error(`the gateway did not become ready:\n${gateway.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const BASE_ENV = {
+  DATABASE_URL,
+  QUEUE_PREFIX: 'retail-bench',
+  EMBEDDING_PROVIDER: 'local',
+  NODE_ENV: 'production',
+  LOG_LEVEL: 'warn',
+  // One load generator is one client: its reads are counted (the limiter's cost is measured) under a limit
+  // it never reaches; RATE_LIMIT_READS_PER_MINUTE=0 measures without the limiter.
+  RATE_LIMIT_READS_PER_MINUTE: process.env.RATE_LIMIT_READS_PER_MINUTE ?? '10000000',
+};
+
 async function main(): Promise<void> {
-  const env = {
-    DATABASE_URL,
-    QUEUE_PREFIX: 'retail-bench',
-    EMBEDDING_PROVIDER: 'local',
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    // One load generator is one client: its reads are counted (the limiter's cost is measured) under a limit
-    // it never reaches; RATE_LIMIT_READS_PER_MINUTE=0 measures without the limiter.
-    RATE_LIMIT_READS_PER_MINUTE: process.env.RATE_LIMIT_READS_PER_MINUTE ?? '10000000',
-  };
+  const env = BASE_ENV;
   await prepareBenchDatabase(env, { train: MODELS.some((kind) => kind !== 'description') });
   const db = await connectDatabase(DATABASE_URL, { max: 2, applicationName: 'bench-api' });
   const running: RunningProcess[] = [];
@@ -173,15 +255,7 @@ async function main(): Promise<void> {
       const gateway = startProcess('services/gateway/dist/main.js', [], { ...env, ...ports });
       running.push(gateway);
       await recommendation.waitFor(/listening on tcp/, 60_000);
-      for (let i = 0; ; i++) {
-        const ok = await fetch(`${base}/api/health/ready`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (ok) break;
-        if (i === 100) throw new Error(`the gateway did not become ready:\n${gateway.output()}`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+      await untilReady(base, gateway);
       // Every list computed once (the refresh jobs after the start).
       await untilEveryListCurrent(db, model);
       console.log(`\n${kind} (${model})`);
@@ -214,11 +288,11 @@ async function main(): Promise<void> {
           ],
         });
       };
-      const randomUsers = () =>
+      const randomUsers = (url = base, duration = 20) =>
         autocannon({
-          url: base,
+          url,
           connections: CONNECTIONS,
-          duration: 20,
+          duration,
           requests: [
             {
               setupRequest: (request) => ({
@@ -263,6 +337,8 @@ async function main(): Promise<void> {
           ),
         );
       }
+      if (kind === MODELS[0])
+        await limiterCost(gateway, recommendation, ports, (url) => randomUsers(url, 10));
       await stop();
     }
   } finally {
