@@ -9,7 +9,9 @@ export function connectTestRedis(): RedisClient {
 export async function resetRedis(redis: RedisClient): Promise<void> {
   const { db } = redis.options;
   if (db !== TEST_REDIS_DB) {
-    throw new Error(`refusing to flush Redis database ${db}: this test worker uses database ${TEST_REDIS_DB}`);
+    throw new Error(
+      `refusing to flush Redis database ${db}: this test worker uses database ${TEST_REDIS_DB}`,
+    );
   }
   await redis.flushdb();
 }
