@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { LogLevel, LoggerService } from '@nestjs/common';
 
 export type { LogLevel };
@@ -34,14 +35,7 @@ const STACK_FRAME = /\n\s+at /;
 function asText(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value instanceof Error) return value.stack ?? String(value);
-  if (typeof value === 'object' && value !== null) {
-    try {
-      return JSON.stringify(value);
-    } catch {
-      return String(value);
-    }
-  }
-  return String(value);
+  return inspect(value, { breakLength: Infinity });
 }
 
 /** The whole of one entry as text, as `text()` prints it. */

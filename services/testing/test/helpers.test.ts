@@ -87,7 +87,7 @@ describe('the log recorder', () => {
         details: ['Error: it broke\n    at somewhere (file.js:1:1)'],
       },
       { level: 'error', message: 'no stack', context: 'Queues', details: [] },
-      { level: 'debug', message: '{"a":1}', context: undefined, details: [] },
+      { level: 'debug', message: '{ a: 1 }', context: undefined, details: [] },
     ]);
     expect(log.entries[4]!.message).toMatch(/^Error: thrown\n\s+at /);
     expect(log.at('error').map((entry) => entry.message)).toEqual(['it broke', 'no stack']);
