@@ -22,12 +22,13 @@ retail_up 1
 retail_seconds_bucket{le="+Inf"} +Inf
 retail_seconds_bucket{le="-1"} -Inf
 retail_seconds_sum NaN
+retail_seconds_count Nan
 `;
 
 describe('the metrics parser', () => {
   it('reads names, labels (escapes, spaces, a trailing comma), values and timestamps', () => {
     const samples = parseMetrics(EXPOSITION);
-    expect(samples).toHaveLength(9);
+    expect(samples).toHaveLength(10);
     expect(samples[2]).toEqual({
       name: 'retail_jobs_total',
       labels: { queue: 'embeddings', outcome: 'failed' },
@@ -35,7 +36,7 @@ describe('the metrics parser', () => {
     });
     expect(samples[4]!.labels.queue).toBe('odd "one", a\\b\n');
     expect(samples[5]).toEqual({ name: 'retail_up', labels: {}, value: 1 });
-    expect(samples.slice(6).map((sample) => sample.value)).toEqual([Infinity, -Infinity, NaN]);
+    expect(samples.slice(6).map((sample) => sample.value)).toEqual([Infinity, -Infinity, NaN, NaN]);
   });
 
   it('matches labels as a subset, exactly (a value is not a prefix of another), and the name exactly', () => {
