@@ -7,6 +7,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, connectDatabase, type Database, type RecommenderKind } from '@retail/common';
 import { runMigrations } from '@retail/common/migrate';
+import { metricSamples } from '@retail/testing';
 
 /** The benchmarks' database: BENCH_DATABASE_URL, default retail_bench (created by `npm run setup`). */
 export const BENCH_DATABASE_URL =
@@ -110,9 +111,9 @@ export async function changeEveryVector(db: Database, model: string, kind: Recom
 export async function listsComputed(metricsPort: number): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const counts: Record<string, number> = {};
-  for (const match of text.matchAll(/^retail_recommendation_lists_computed_total\{([^}]*)\} (\S+)$/gm)) {
-    const reason = /reason="([^"]+)"/.exec(match[1]!)?.[1] ?? '?';
-    counts[reason] = (counts[reason] ?? 0) + Number(match[2]);
+  for (const { labels, value } of metricSamples(text, 'retail_recommendation_lists_computed_total')) {
+    const reason = labels.reason ?? '?';
+    counts[reason] = (counts[reason] ?? 0) + value;
   }
   return counts;
 }

@@ -19,7 +19,7 @@ import {
   createRedis,
   type ExplanationJob,
 } from '@retail/common';
-import { FakeOpenAiServer, startProcess, type RunningProcess } from '@retail/testing';
+import { FakeOpenAiServer, startProcess, stop, type RunningProcess } from '@retail/testing';
 import { BENCH_DATABASE_URL as DATABASE_URL, prepareBenchDatabase, runBench } from './bench-kit.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -103,8 +103,7 @@ async function main(): Promise<void> {
         `(LLM_REQUESTS_PER_MINUTE 600; load ${load()})`,
     );
   } finally {
-    for (const p of processes) p.kill('SIGTERM');
-    for (const p of processes) await p.exited;
+    await Promise.all(processes.map((p) => stop(p)));
     await interactive.close();
     await fake.close();
     await db.end();
