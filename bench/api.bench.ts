@@ -15,7 +15,6 @@
  * makes the co-purchase and hybrid models stale, and a service serving them would retrain them (a minute or two
  * of CPU) in the middle of their runs; the next invocation retrains them first (`npm run train -- --wait`).
  */
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import autocannon, { type Result } from 'autocannon';
 import { LOCAL_EMBEDDING_MODEL, connectDatabase, servedModelOf, type RecommenderKind } from '@retail/common';
@@ -23,6 +22,7 @@ import { freePort, startProcess, stop, type RunningProcess } from '@retail/testi
 import {
   BENCH_DATABASE_URL as DATABASE_URL,
   changeEveryVector,
+  cpuMs,
   load,
   prepareBenchDatabase,
   runBench,
@@ -96,16 +96,6 @@ async function heldRate(
   await Promise.all(inFlight);
   agent.destroy();
   return { latencies, errors, seconds: (performance.now() - started) / 1000 };
-}
-
-/** CPU time (user + system) a process has used so far, in ms (Linux /proc; 0 elsewhere). */
-function cpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 /**

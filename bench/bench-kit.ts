@@ -3,6 +3,7 @@
  * benchmark ends.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, connectDatabase, type Database, type RecommenderKind } from '@retail/common';
@@ -59,6 +60,16 @@ export function load(): string {
   return loadavg()
     .map((x) => x.toFixed(1))
     .join(' ');
+}
+
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc; 0 elsewhere). */
+export function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 export function percentile(values: readonly number[], p: number): number {

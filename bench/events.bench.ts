@@ -39,6 +39,7 @@ import {
 import { freePort, metricSamples, startProcess, stop, type RunningProcess } from '@retail/testing';
 import {
   BENCH_DATABASE_URL as DATABASE_URL,
+  cpuMs,
   load,
   percentile,
   prepareBenchDatabase,
@@ -195,16 +196,6 @@ function request(
     req.on('error', (error) => resolve({ status: 0, body: error.message }));
     req.end(body);
   });
-}
-
-/** CPU time (user + system) a process has used so far, in ms (Linux /proc; 0 elsewhere). */
-function cpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 /** The Postgres backends serving `database` now (their command line names it; Linux only). */
