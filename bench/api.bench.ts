@@ -22,13 +22,13 @@
 import http from 'node:http';
 import autocannon, { type Result } from 'autocannon';
 import { LOCAL_EMBEDDING_MODEL, connectDatabase, servedModelOf, type RecommenderKind } from '@retail/common';
-import { freePort, startProcess, type RunningProcess } from '@retail/testing';
+import { freePort, startProcess, stop, type RunningProcess } from '@retail/testing';
 import {
   BENCH_DATABASE_URL as DATABASE_URL,
-  cpuMs,
-  percentile,
   changeEveryVector,
+  cpuMs,
   load,
+  percentile,
   prepareBenchDatabase,
   runBench,
   untilEveryListCurrent,
@@ -231,11 +231,8 @@ async function main(): Promise<void> {
   await prepareBenchDatabase(env, { train: MODELS.some((kind) => kind !== 'description') });
   const db = await connectDatabase(DATABASE_URL, { max: 2, applicationName: 'bench-api' });
   const running: RunningProcess[] = [];
-  const stop = async () => {
-    for (const p of running.splice(0)) {
-      p.kill('SIGTERM');
-      await p.exited;
-    }
+  const stopAll = async () => {
+    for (const p of running.splice(0)) await stop(p);
   };
   try {
     const users = (await db.query<{ id: string }>('SELECT customer_id::text AS id FROM customers')).rows.map(
@@ -339,10 +336,10 @@ async function main(): Promise<void> {
       }
       if (kind === MODELS[0])
         await limiterCost(gateway, recommendation, ports, (url) => randomUsers(url, 10));
-      await stop();
+      await stopAll();
     }
   } finally {
-    await stop();
+    await stopAll();
     await db.end();
   }
 }

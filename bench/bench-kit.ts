@@ -8,6 +8,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, connectDatabase, type Database, type RecommenderKind } from '@retail/common';
 import { runMigrations } from '@retail/common/migrate';
+import { metricSamples } from '@retail/testing';
 
 /** The benchmarks' database: BENCH_DATABASE_URL, default retail_bench (created by `npm run setup`). */
 export const BENCH_DATABASE_URL =
@@ -55,6 +56,12 @@ export async function prepareBenchDatabase(
 }
 
 /** The machine's load average (1, 5, 15 min), printed beside every figure. */
+export function load(): string {
+  return loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+}
+
 /** CPU time (user + system) a process has used so far, in ms (Linux /proc; 0 elsewhere). */
 export function cpuMs(pid: number): number {
   try {
@@ -63,12 +70,6 @@ export function cpuMs(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-export function load(): string {
-  return loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' ');
 }
 
 export function percentile(values: readonly number[], p: number): number {
@@ -121,9 +122,9 @@ export async function changeEveryVector(db: Database, model: string, kind: Recom
 export async function listsComputed(metricsPort: number): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const counts: Record<string, number> = {};
-  for (const match of text.matchAll(/^retail_recommendation_lists_computed_total\{([^}]*)\} (\S+)$/gm)) {
-    const reason = /reason="([^"]+)"/.exec(match[1]!)?.[1] ?? '?';
-    counts[reason] = (counts[reason] ?? 0) + Number(match[2]);
+  for (const { labels, value } of metricSamples(text, 'retail_recommendation_lists_computed_total')) {
+    const reason = labels.reason ?? '?';
+    counts[reason] = (counts[reason] ?? 0) + value;
   }
   return counts;
 }

@@ -10,7 +10,6 @@
  * BENCH_EXPLANATION_ENTRY runs another build of the service instead (a path relative to the repository, e.g.
  * `../before/services/explanation/dist/main.js`), to measure a version side by side.
  */
-import { loadavg } from 'node:os';
 import {
   EXPLANATION_REQUEST_NAME,
   QueueNames,
@@ -19,8 +18,8 @@ import {
   createRedis,
   type ExplanationJob,
 } from '@retail/common';
-import { FakeOpenAiServer, startProcess, type RunningProcess } from '@retail/testing';
-import { BENCH_DATABASE_URL as DATABASE_URL, prepareBenchDatabase, runBench } from './bench-kit.ts';
+import { FakeOpenAiServer, startProcess, stop, type RunningProcess } from '@retail/testing';
+import { BENCH_DATABASE_URL as DATABASE_URL, load, prepareBenchDatabase, runBench } from './bench-kit.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ENTRY = process.env.BENCH_EXPLANATION_ENTRY ?? 'services/explanation/dist/main.js';
@@ -30,10 +29,6 @@ const SENTENCES = 12;
 const WINDOW_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
 
 async function main(): Promise<void> {
   await prepareBenchDatabase(
@@ -103,8 +98,7 @@ async function main(): Promise<void> {
         `(LLM_REQUESTS_PER_MINUTE 600; load ${load()})`,
     );
   } finally {
-    for (const p of processes) p.kill('SIGTERM');
-    for (const p of processes) await p.exited;
+    await Promise.all(processes.map((p) => stop(p)));
     await interactive.close();
     await fake.close();
     await db.end();

@@ -27,7 +27,7 @@ import {
 } from '@retail/common';
 import { withCore } from '@retail/common/nest';
 import { runMigrations } from '@retail/common/migrate';
-import { startProcess } from '@retail/testing';
+import { startProcess, stop } from '@retail/testing';
 import { EmbedderModule } from '../services/embedder/dist/embedder.module.js';
 import { BENCH_DATABASE_URL as DATABASE_URL, runBench } from './bench-kit.ts';
 
@@ -130,8 +130,7 @@ async function main(): Promise<void> {
           `-> ${(remote / ideal).toFixed(2)}x (goal <= 1.3x)`,
       );
     } finally {
-      fake.kill('SIGTERM');
-      await fake.exited;
+      await stop(fake);
     }
   } finally {
     await db.end();

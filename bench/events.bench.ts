@@ -37,7 +37,7 @@ import {
   type RecommenderKind,
 } from '@retail/common';
 import { MAX_PURCHASE_LINES, type PurchaseLine } from '@retail/contracts';
-import { freePort, startProcess, type RunningProcess } from '@retail/testing';
+import { freePort, metricSamples, startProcess, stop, type RunningProcess } from '@retail/testing';
 import {
   BENCH_DATABASE_URL as DATABASE_URL,
   cpuMs,
@@ -246,16 +246,14 @@ function histogramQuantile(buckets: readonly { le: number; count: number }[], q:
 /** The purchase-to-list histogram and the purchase line counters of the recommendation service. */
 async function purchaseMetrics(metricsPort: number): Promise<{ jobs: number; text: string }> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const buckets = [...text.matchAll(/^retail_purchase_to_list_seconds_bucket\{([^}]*)\} (\S+)$/gm)].map(
-    (match) => {
-      const le = /le="([^"]+)"/.exec(match[1]!)![1]!;
-      return { le: le === '+Inf' ? Infinity : Number(le), count: Number(match[2]) };
-    },
-  );
+  const buckets = metricSamples(text, 'retail_purchase_to_list_seconds_bucket').map(({ labels, value }) => ({
+    le: labels.le === '+Inf' ? Infinity : Number(labels.le),
+    count: value,
+  }));
   const count = buckets.at(-1)?.count ?? 0;
   const lines: Record<string, number> = {};
-  for (const match of text.matchAll(/^retail_purchase_lines_total\{([^}]*)\} (\S+)$/gm)) {
-    lines[/outcome="([^"]+)"/.exec(match[1]!)?.[1] ?? '?'] = Number(match[2]);
+  for (const { labels, value } of metricSamples(text, 'retail_purchase_lines_total')) {
+    lines[labels.outcome ?? '?'] = value;
   }
   const at = (q: number) => `${(histogramQuantile(buckets, q) * 1000).toFixed(0)} ms`;
   const summary =
@@ -640,10 +638,7 @@ async function main(): Promise<void> {
     );
     if (!exactlyOnce) throw new Error('the accepted lines are not in Postgres exactly once');
   } finally {
-    for (const p of running.splice(0)) {
-      p.kill('SIGTERM');
-      await p.exited;
-    }
+    for (const p of running.splice(0)) await stop(p);
     await queue.close();
     await db.end();
   }

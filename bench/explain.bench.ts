@@ -15,7 +15,7 @@
  */
 import autocannon from 'autocannon';
 import { connectDatabase, createQueue, createRedis, QueueNames, type Database } from '@retail/common';
-import { freePort, startProcess, type RunningProcess } from '@retail/testing';
+import { freePort, metricSum, startProcess, stop, type RunningProcess } from '@retail/testing';
 import { BENCH_DATABASE_URL as DATABASE_URL, prepareBenchDatabase, runBench } from './bench-kit.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -29,17 +29,6 @@ interface Explanations {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-
-/** One sample of a Prometheus text exposition, summed over the series matching `labels`. */
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
-      sum += Number(line.split(' ').at(-1));
-  }
-  return sum;
-}
 
 async function main(): Promise<void> {
   await prepareBenchDatabase(
@@ -175,11 +164,11 @@ async function main(): Promise<void> {
       await sleep(2_000);
     }
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    const explained = sample(metrics, 'retail_explanation_jobs_total', {
+    const explained = metricSum(metrics, 'retail_explanation_jobs_total', {
       lane: 'background',
       outcome: 'explained',
     });
-    const dropped = sample(metrics, 'retail_explanation_jobs_total', {
+    const dropped = metricSum(metrics, 'retail_explanation_jobs_total', {
       lane: 'background',
       outcome: 'dropped',
     });
@@ -191,9 +180,9 @@ async function main(): Promise<void> {
         `(${queued.toLocaleString('en-GB')} queued by the sweep and the runs)`,
     );
     console.log(
-      `    model calls: interactive ${sample(metrics, 'retail_explanation_model_calls_total', { lane: 'interactive' })}, ` +
-        `background ${sample(metrics, 'retail_explanation_model_calls_total', { lane: 'background' })}; ` +
-        `template stood in at the deadline ${sample(metrics, 'retail_explanation_sentences_total', { outcome: 'late' })} times`,
+      `    model calls: interactive ${metricSum(metrics, 'retail_explanation_model_calls_total', { lane: 'interactive' })}, ` +
+        `background ${metricSum(metrics, 'retail_explanation_model_calls_total', { lane: 'background' })}; ` +
+        `template stood in at the deadline ${metricSum(metrics, 'retail_explanation_sentences_total', { outcome: 'late' })} times`,
     );
 
     const user = customers[0]!;
@@ -217,10 +206,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    for (const p of processes) {
-      p.kill('SIGTERM');
-      await p.exited;
-    }
+    for (const p of processes) await stop(p);
     await background.close();
     await db.end();
     const redis = createRedis(REDIS_URL);

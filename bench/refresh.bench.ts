@@ -25,7 +25,7 @@ import {
   type Database,
   type RecommenderKind,
 } from '@retail/common';
-import { freePort, startProcess, type RunningProcess } from '@retail/testing';
+import { freePort, startProcess, stop, type RunningProcess } from '@retail/testing';
 import { RankingRepository } from '../services/recommendation/dist/ranking/ranking.repository.js';
 import {
   BENCH_DATABASE_URL as DATABASE_URL,
@@ -101,8 +101,7 @@ async function refresh(db: Database, kind: RecommenderKind, processes: number, e
         `${byProcess.reduce((a, b) => a + b, 0)} for ${customers} customers   load ${load()}`,
     );
   } finally {
-    for (const { service } of running) service.kill('SIGTERM');
-    await Promise.all(running.map(({ service }) => service.exited));
+    await Promise.all(running.map(({ service }) => stop(service)));
   }
 }
 

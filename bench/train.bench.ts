@@ -12,7 +12,7 @@
  * BENCH_RUNS times each (default 2). Prints the machine's load average (1, 5, 15 min) next to the figures:
  * on a shared machine, compare CPU times.
  */
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { LOCAL_EMBEDDING_MODEL, connectDatabase } from '@retail/common';
 import {
   COPURCHASE_PARAMS,
@@ -26,15 +26,11 @@ import {
   trainingAsOf,
 } from '../services/recommendation/dist/training/model-trainer.js';
 import { TrainingRepository } from '../services/recommendation/dist/training/training.repository.js';
-import { BENCH_DATABASE_URL as DATABASE_URL, prepareBenchDatabase, runBench } from './bench-kit.ts';
+import { BENCH_DATABASE_URL as DATABASE_URL, load, prepareBenchDatabase, runBench } from './bench-kit.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const DESCRIPTION_MODEL = LOCAL_EMBEDDING_MODEL;
 
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' ');
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2).padStart(6)} s`;
 
 /** Wall and CPU time of `body`. */

@@ -30,7 +30,7 @@ import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FakeOpenAiServer } from '@retail/testing';
+import { FakeOpenAiServer, metricSum } from '@retail/testing';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PROJECT = process.env.COMPOSE_TEST_PROJECT || 'retail-compose-test';
@@ -376,15 +376,7 @@ async function containerMetric(
     '-e',
     `fetch('http://127.0.0.1:${port}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`,
   ]);
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inside = line.slice(name.length + 1, line.lastIndexOf('}'));
-    if (Object.entries(labels).every(([key, value]) => inside.includes(`${key}="${value}"`))) {
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return sum;
+  return metricSum(text, name, labels);
 }
 
 interface Recommendation {

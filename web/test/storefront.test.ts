@@ -27,6 +27,7 @@ import {
   openTestStores,
   runCli,
   startProcess,
+  stop,
   type RunningProcess,
 } from '@retail/testing';
 
@@ -77,12 +78,6 @@ async function startGateway(): Promise<void> {
 async function startExplanation(env: Record<string, string> = {}): Promise<void> {
   explanation = startProcess(EXPLANATION_SCRIPT, [], { ...gatewayEnv, ...env });
   await explanation.waitFor(/consuming/);
-}
-
-async function stop(proc: RunningProcess | undefined): Promise<void> {
-  if (!proc) return;
-  proc.kill('SIGTERM');
-  await proc.exited;
 }
 
 async function shot(page: Page, name: string): Promise<void> {

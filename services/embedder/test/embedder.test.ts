@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import type { INestApplicationContext, LoggerService } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import {
   QueueNames,
@@ -22,9 +22,11 @@ import {
   eventually,
   FakeOpenAiServer,
   openTestStores,
+  recordLogs,
   resetDatabase,
   resetRedis,
   startProcess,
+  stop,
 } from '@retail/testing';
 import { EmbedderModule } from '../src/embedder.module.js';
 
@@ -36,15 +38,7 @@ let redis: RedisClient;
 let fake: FakeOpenAiServer;
 let app: INestApplicationContext | undefined;
 let queue: Queue<EmbeddingJobData>;
-const logs: string[] = [];
-
-const recordingLogger: LoggerService = {
-  log: (message: unknown) => logs.push(String(message)),
-  warn: (message: unknown) => logs.push(String(message)),
-  error: (message: unknown) => logs.push(String(message)),
-  debug: (message: unknown) => logs.push(String(message)),
-  verbose: (message: unknown) => logs.push(String(message)),
-};
+const logs = recordLogs();
 
 function configFor(overrides: Record<string, string> = {}): AppConfig {
   return loadConfig({
@@ -61,7 +55,7 @@ function configFor(overrides: Record<string, string> = {}): AppConfig {
 
 async function startEmbedder(config: AppConfig): Promise<void> {
   app = await NestFactory.createApplicationContext(withCore(EmbedderModule, config), {
-    logger: recordingLogger,
+    logger: logs,
   });
 }
 
@@ -102,7 +96,7 @@ beforeEach(async () => {
   await resetDatabase(db);
   await resetRedis(redis);
   fake.reset();
-  logs.length = 0;
+  logs.clear();
   queue = createQueue<EmbeddingJobData>(QueueNames.Embeddings, configFor());
 });
 
@@ -133,7 +127,7 @@ describe('the embedder with an OpenAI-compatible API', () => {
     );
     expect(rows[0]).toMatchObject({ n: 150, models: [MODEL] });
     expect(rows[0]!.norm).toBeLessThan(1e-5);
-    expect(logs.join('\n')).not.toContain(API_KEY);
+    expect(logs.text()).not.toContain(API_KEY);
   });
 
   it('embeds a product again only when its text or the model changed', async () => {
@@ -203,7 +197,7 @@ describe('the embedder with an OpenAI-compatible API', () => {
     expect(job.attemptsMade).toBe(1);
     expect(job.failedReason).toContain('refused the credentials (HTTP 401): check EMBEDDING_API_KEY');
     expect(job.failedReason).not.toContain(API_KEY);
-    expect(logs.join('\n')).not.toContain(API_KEY);
+    expect(logs.text()).not.toContain(API_KEY);
   });
 
   it('rejects an answer with the wrong dimension, the wrong count, or a zero vector', async () => {
@@ -292,8 +286,7 @@ describe('the embedder process', () => {
       expect(states).toEqual(['failed', 'failed']);
       await worker.waitFor(/failed for good/);
     } finally {
-      worker.kill('SIGTERM');
-      await worker.exited;
+      await stop(worker);
     }
     for (const request of fake.requestsTo('/embeddings')) {
       expect(request.headers.authorization).toBe(`Bearer ${API_KEY}`);

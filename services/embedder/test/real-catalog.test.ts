@@ -17,6 +17,7 @@ import {
   runCli,
   startProcess,
   type RealCatalogStores,
+  stop,
 } from '@retail/testing';
 
 let stores: RealCatalogStores;
@@ -79,8 +80,7 @@ describe('the real catalog', () => {
 
       const first = startProcess('services/embedder/dist/main.js', [], env);
       await eventually(async () => (await vectorCounts('crash-test-model')).total >= 1_000, 60_000, 20);
-      first.kill('SIGKILL');
-      expect((await first.exited).signal).toBe('SIGKILL');
+      expect((await stop(first, 'SIGKILL')).signal).toBe('SIGKILL');
       const atCrash = await vectorCounts('crash-test-model');
       expect(atCrash.total).toBeLessThan(merchandise);
       // The killed worker's jobs are still marked active: nothing finishes them until a worker returns.
@@ -94,8 +94,7 @@ describe('the real catalog', () => {
           200,
         );
       } finally {
-        second.kill('SIGTERM');
-        await second.exited;
+        await stop(second);
       }
       expect(await queue.getJobCountByTypes('failed')).toBe(0);
       expect(await vectorCounts('crash-test-model')).toEqual({ total: merchandise, products: merchandise });

@@ -8,6 +8,7 @@ import {
   connectTestRedis,
   eventually,
   openTestStores,
+  recordLogs,
   resetRedis,
 } from '@retail/testing';
 import {
@@ -229,14 +230,6 @@ describe('the model-call budget without Redis', () => {
     };
     return { asked, wrapped };
   };
-  const logger = () => {
-    const lines: string[] = [];
-    return {
-      lines,
-      log: (m: string) => lines.push(`log: ${m}`),
-      warn: (m: string) => lines.push(`warn: ${m}`),
-    };
-  };
   const settings = () =>
     sharedBudgetSettings(
       loadConfig({
@@ -251,7 +244,7 @@ describe('the model-call budget without Redis', () => {
     away.on('error', () => undefined);
     try {
       const { asked, wrapped } = counted(new ModelCallBudgetRepository(away, settings()));
-      const log = logger();
+      const log = recordLogs();
       const budget = new ModelCallBudget({ concurrency: 4 }, wrapped, {
         logger: log,
         unreachableWaitMs: 2_500,
@@ -273,8 +266,11 @@ describe('the model-call budget without Redis', () => {
       // Three calls waiting about 3 s, each asking about once a second: no spinning.
       expect(asked.times).toBeGreaterThanOrEqual(3);
       expect(asked.times).toBeLessThanOrEqual(15);
-      expect(log.lines).toEqual([
-        expect.stringMatching(/^warn: Redis \(the shared model-call budget\) is unavailable/),
+      expect(log.entries).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          message: expect.stringMatching(/^Redis \(the shared model-call budget\) is unavailable/),
+        }),
       ]);
     } finally {
       away.disconnect();
@@ -286,7 +282,7 @@ describe('the model-call budget without Redis', () => {
     try {
       await client.ping();
       const { asked, wrapped } = counted(new ModelCallBudgetRepository(client, settings()));
-      const log = logger();
+      const log = recordLogs();
       const budget = new ModelCallBudget({ concurrency: 4 }, wrapped, { logger: log });
       client.disconnect();
       let made = 0;
@@ -295,9 +291,15 @@ describe('the model-call budget without Redis', () => {
       expect(made).toBe(0);
       await client.connect();
       expect(await call).toBe(1);
-      expect(log.lines).toEqual([
-        expect.stringMatching(/^warn: Redis \(the shared model-call budget\) is unavailable/),
-        expect.stringMatching(/^log: Redis \(the shared model-call budget\) is back after/),
+      expect(log.entries).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          message: expect.stringMatching(/^Redis \(the shared model-call budget\) is unavailable/),
+        }),
+        expect.objectContaining({
+          level: 'log',
+          message: expect.stringMatching(/^Redis \(the shared model-call budget\) is back after/),
+        }),
       ]);
     } finally {
       client.disconnect();

@@ -6,7 +6,7 @@ import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import { loadConfig, type AppConfig, type RedisClient } from '@retail/common';
 import { REDIS, withCore } from '@retail/common/nest';
 import { errorBody } from '@retail/contracts';
-import { closeTestStores, freePort, openTestStores } from '@retail/testing';
+import { closeTestStores, freePort, openTestStores, recordLogs } from '@retail/testing';
 import { z } from 'zod';
 import { PublicEndpoint, WriteEndpoint } from '../src/access/access.js';
 import { AccessGuard } from '../src/access/access.guard.js';
@@ -315,12 +315,7 @@ describe('rate limits', () => {
   });
 
   it('fails open with Redis away: answers uncounted, says so once', async () => {
-    const logged: string[] = [];
-    const logger: LoggerService = {
-      log: (message: unknown) => logged.push(`log ${String(message)}`),
-      warn: (message: unknown) => logged.push(`warn ${String(message)}`),
-      error: (message: unknown) => logged.push(`error ${String(message)}`),
-    };
+    const logger = recordLogs();
     const { url } = await start(
       { REDIS_URL: `redis://127.0.0.1:${await freePort()}/0`, RATE_LIMIT_READS_PER_MINUTE: '1' },
       logger,
@@ -330,10 +325,13 @@ describe('rate limits', () => {
       expect(answer.status).toBe(200);
       expect(answer.headers.get('ratelimit-limit')).toBeNull();
     }
-    expect(logged.filter((line) => line.includes('the rate limits (Redis) is unavailable'))).toEqual([
-      'warn the rate limits (Redis) is unavailable: Redis connection is not ready',
+    expect(logger.about(/the rate limits \(Redis\) is unavailable/)).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        message: 'the rate limits (Redis) is unavailable: Redis connection is not ready',
+      }),
     ]);
-    expect(logged.filter((line) => line.startsWith('error'))).toEqual([]);
+    expect(logger.at('error', 'fatal')).toEqual([]);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   eventually,
   openTestStores,
   startProcess,
+  stop,
   type RunningProcess,
 } from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
@@ -66,8 +67,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  explanation?.kill('SIGTERM');
-  await explanation?.exited;
+  await stop(explanation);
   await stack?.close();
   await closeTestStores({ db, redis });
 });

@@ -14,6 +14,7 @@ import {
   openTestStores,
   resetRedis,
   startProcess,
+  stop,
   type RunningProcess,
 } from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
@@ -45,8 +46,7 @@ async function startExplanation(env: Record<string, string> = {}): Promise<void>
 }
 
 async function stopExplanation(): Promise<void> {
-  explanation?.kill('SIGTERM');
-  await explanation?.exited;
+  await stop(explanation);
   explanation = undefined;
 }
 

@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import path from 'node:path';
 import { loadConfig, type Database, type RedisClient } from '@retail/common';
-import { closeTestStores, eventually, freePort, openTestStores, runCli, startProcess } from '@retail/testing';
+import {
+  closeTestStores,
+  eventually,
+  freePort,
+  metricSample,
+  openTestStores,
+  recordLogs,
+  runCli,
+  startProcess,
+  stop,
+} from '@retail/testing';
 import { createGateway } from '../src/app.js';
 import { startStack, type TestStack } from './stack.js';
 
@@ -13,18 +23,6 @@ const basic = (user: string, password: string) =>
 let db: Database;
 let redis: RedisClient;
 let stack: TestStack;
-
-/** One sample value of a metric family, by labels (undefined when absent). */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inside = line.slice(name.length + 1, line.lastIndexOf('}'));
-    if (Object.entries(labels).every(([k, v]) => inside.includes(`${k}="${v}"`))) {
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return undefined;
-}
 
 beforeAll(async () => {
   ({ db, redis } = await openTestStores());
@@ -114,9 +112,8 @@ describe('the queue dashboard', () => {
         ...env,
         RECOMMENDATION_PORT: String(stack.config.recommendation.port),
       });
-      const logs: string[] = [];
-      const record = (message: unknown) => void logs.push(String(message));
-      const gateway = await createGateway(config, { log: record, warn: record, error: record });
+      const logs = recordLogs();
+      const gateway = await createGateway(config, logs);
       await gateway.listen(0, '127.0.0.1');
       const url = `${await gateway.getUrl()}/admin/queues/api/queues`;
       const headers = { authorization: basic(user, password) };
@@ -132,7 +129,7 @@ describe('the queue dashboard', () => {
             statusCode: 405,
             message: 'the queue dashboard is read-only (QUEUE_DASHBOARD_READ_ONLY)',
           });
-          expect(logs.join('\n')).toMatch(/read-only/);
+          expect(logs.text()).toMatch(/read-only/);
         }
       } finally {
         await gateway.close();
@@ -148,16 +145,15 @@ describe('the queue dashboard', () => {
         QUEUE_DASHBOARD_PASSWORD: password,
         RECOMMENDATION_PORT: String(stack.config.recommendation.port),
       });
-      const logs: string[] = [];
-      const record = (message: unknown) => void logs.push(String(message));
-      const gateway = await createGateway(config, { log: record, warn: record, error: record });
+      const logs = recordLogs();
+      const gateway = await createGateway(config, logs);
       await gateway.listen(0, '127.0.0.1');
       try {
         const response = await fetch(`${await gateway.getUrl()}/admin/queues`, {
           headers: { authorization: basic('admin', 'admin') },
         });
         expect(response.status).toBe(404);
-        expect(logs.join('\n')).toContain('queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD');
+        expect(logs.text()).toContain('queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD');
         // The API itself still runs.
         expect((await fetch(`${await gateway.getUrl()}/api/health`)).status).toBe(200);
       } finally {
@@ -174,37 +170,39 @@ describe('/metrics', () => {
     await stack.get('/api/users/99999/recommendations');
     await eventually(async () => {
       const text = await (await fetch(`${stack.url}/metrics`)).text();
-      return (sample(text, 'retail_queue_jobs', { queue: 'explanations', state: 'waiting' }) ?? 0) >= 1;
+      return (metricSample(text, 'retail_queue_jobs', { queue: 'explanations', state: 'waiting' }) ?? 0) >= 1;
     });
     const response = await fetch(`${stack.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await response.text();
     expect(
-      sample(text, 'retail_http_request_duration_seconds_count', {
+      metricSample(text, 'retail_http_request_duration_seconds_count', {
         route: '/api/users/:user_id/recommendations',
         status: '200',
       }),
     ).toBe(3);
     expect(
-      sample(text, 'retail_http_request_duration_seconds_count', {
+      metricSample(text, 'retail_http_request_duration_seconds_count', {
         route: '/api/users/:user_id/recommendations',
         status: '404',
       }),
     ).toBe(1);
     expect(
-      sample(text, 'retail_rpc_duration_seconds_count', {
+      metricSample(text, 'retail_rpc_duration_seconds_count', {
         pattern: 'users.recommendations',
         outcome: 'success',
       }),
     ).toBe(3);
-    expect(sample(text, 'retail_queue_jobs', { queue: 'embeddings', state: 'completed' })).toBe(1);
-    expect(sample(text, 'retail_queue_jobs', { queue: 'explanations', state: 'waiting' })).toBe(1);
+    expect(metricSample(text, 'retail_queue_jobs', { queue: 'embeddings', state: 'completed' })).toBe(1);
+    expect(metricSample(text, 'retail_queue_jobs', { queue: 'explanations', state: 'waiting' })).toBe(1);
     // The backlog's age: the event has waited since the first answer; nobody waits in the interactive queue.
-    expect(sample(text, 'retail_queue_oldest_waiting_seconds', { queue: 'explanations' })).toBeGreaterThan(0);
-    expect(sample(text, 'retail_queue_oldest_waiting_seconds', { queue: 'explanations-interactive' })).toBe(
-      0,
-    );
-    expect(sample(text, 'retail_explanation_cache_lookups_total', { result: 'miss' })).toBe(9); // 3 answers x 3 products
+    expect(
+      metricSample(text, 'retail_queue_oldest_waiting_seconds', { queue: 'explanations' }),
+    ).toBeGreaterThan(0);
+    expect(
+      metricSample(text, 'retail_queue_oldest_waiting_seconds', { queue: 'explanations-interactive' }),
+    ).toBe(0);
+    expect(metricSample(text, 'retail_explanation_cache_lookups_total', { result: 'miss' })).toBe(9); // 3 answers x 3 products
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 
@@ -215,7 +213,7 @@ describe('/metrics', () => {
       await explanation.waitFor(/\/metrics and \/health on port/);
       const text = await eventually(async () => {
         const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        return sample(body, 'retail_queue_job_outcomes_total', {
+        return metricSample(body, 'retail_queue_job_outcomes_total', {
           queue: 'explanations',
           outcome: 'completed',
         }) === 1
@@ -223,25 +221,28 @@ describe('/metrics', () => {
           : undefined;
       });
       expect(
-        sample(text, 'retail_model_calls_total', { kind: 'chat', model: 'template', outcome: 'template' }),
+        metricSample(text, 'retail_model_calls_total', {
+          kind: 'chat',
+          model: 'template',
+          outcome: 'template',
+        }),
       ).toBe(3);
       expect(
-        sample(text, 'retail_model_call_duration_seconds_count', { kind: 'chat', outcome: 'template' }),
+        metricSample(text, 'retail_model_call_duration_seconds_count', { kind: 'chat', outcome: 'template' }),
       ).toBe(3);
-      expect(sample(text, 'retail_explanation_cache_lookups_total', { result: 'miss' })).toBe(3);
+      expect(metricSample(text, 'retail_explanation_cache_lookups_total', { result: 'miss' })).toBe(3);
       expect(
-        sample(text, 'retail_explanation_jobs_total', { lane: 'background', outcome: 'explained' }),
+        metricSample(text, 'retail_explanation_jobs_total', { lane: 'background', outcome: 'explained' }),
       ).toBe(1);
       expect(
-        sample(text, 'retail_explanation_sentences_total', { lane: 'background', outcome: 'template' }),
+        metricSample(text, 'retail_explanation_sentences_total', { lane: 'background', outcome: 'template' }),
       ).toBe(3);
       expect(text).toContain('service="explanation"');
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: 'ok', service: 'explanation' });
     } finally {
-      explanation.kill('SIGTERM');
-      await explanation.exited;
+      await stop(explanation);
     }
 
     const embedderPort = await freePort();
@@ -258,18 +259,17 @@ describe('/metrics', () => {
       );
       const text = await (await fetch(`http://127.0.0.1:${embedderPort}/metrics`)).text();
       expect(
-        sample(text, 'retail_model_calls_total', {
+        metricSample(text, 'retail_model_calls_total', {
           kind: 'embedding',
           model: 'local-hashed-ngrams-v1',
           outcome: 'success',
         }),
       ).toBe(1);
       expect(
-        sample(text, 'retail_queue_job_outcomes_total', { queue: 'embeddings', outcome: 'completed' }),
+        metricSample(text, 'retail_queue_job_outcomes_total', { queue: 'embeddings', outcome: 'completed' }),
       ).toBe(1);
     } finally {
-      embedder.kill('SIGTERM');
-      await embedder.exited;
+      await stop(embedder);
     }
   });
 });

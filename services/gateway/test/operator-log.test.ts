@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type Database, type RedisClient } from '@retail/common';
 import {
   closeTestStores,
   freePort,
   openTestStores,
+  recordLogs,
   startProcess,
+  stop,
+  type LogRecorder,
   type RunningProcess,
 } from '@retail/testing';
 import { createGateway } from '../src/app.js';
@@ -17,32 +19,6 @@ import { loadCatalog } from './stack.js';
  * (a closed dashboard in production is the default, not an error; a recommendation service that goes
  * away is one warning and its return one line, however many calls fail meanwhile), never a stack trace.
  */
-
-interface Line {
-  level: 'log' | 'warn' | 'error' | 'debug' | 'verbose' | 'fatal';
-  text: string;
-}
-
-/** A Nest logger that keeps every line with its level and every extra argument (where stacks go). */
-function recorder(): { logger: LoggerService; lines: Line[]; about(pattern: RegExp): Line[] } {
-  const lines: Line[] = [];
-  const record =
-    (level: Line['level']) =>
-    (...args: unknown[]) =>
-      void lines.push({ level, text: args.map(String).join(' | ') });
-  return {
-    logger: {
-      log: record('log'),
-      warn: record('warn'),
-      error: record('error'),
-      debug: record('debug'),
-      verbose: record('verbose'),
-      fatal: record('fatal'),
-    },
-    lines,
-    about: (pattern) => lines.filter((line) => pattern.test(line.text)),
-  };
-}
 
 const STACK_FRAME = /\n\s+at /;
 
@@ -60,11 +36,11 @@ afterAll(async () => {
 
 async function withGateway(
   env: Record<string, string | undefined>,
-  run: (url: string, log: ReturnType<typeof recorder>) => Promise<void>,
+  run: (url: string, log: LogRecorder) => Promise<void>,
 ): Promise<void> {
-  const log = recorder();
+  const log = recordLogs();
   const config = loadConfig({ ...process.env, RECOMMENDATION_TIMEOUT_MS: '2000', ...env });
-  const gateway: NestFastifyApplication = await createGateway(config, log.logger);
+  const gateway: NestFastifyApplication = await createGateway(config, log);
   await gateway.listen(0, '127.0.0.1');
   try {
     await run(await gateway.getUrl(), log);
@@ -81,14 +57,13 @@ describe('the production gateway without a dashboard password', () => {
     ] as const) {
       await withGateway({ NODE_ENV: 'production', QUEUE_DASHBOARD_PASSWORD: password }, async (url, log) => {
         expect((await fetch(`${url}/admin/queues`)).status).toBe(404);
-        const lines = log.about(/queue dashboard/);
-        expect(lines).toEqual([
-          {
+        expect(log.about(/queue dashboard/)).toEqual([
+          expect.objectContaining({
             level,
-            text: expect.stringContaining('queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD'),
-          },
+            message: expect.stringContaining('queue dashboard disabled: set QUEUE_DASHBOARD_PASSWORD'),
+          }),
         ]);
-        expect(log.lines.filter((line) => line.level === 'error')).toEqual([]);
+        expect(log.at('error')).toEqual([]);
       });
     }
   });
@@ -104,8 +79,7 @@ describe('the recommendation service going away and coming back', () => {
     await recommendation.waitFor(/listening on tcp/);
   };
   afterAll(async () => {
-    recommendation?.kill('SIGKILL');
-    await recommendation?.exited;
+    await stop(recommendation, 'SIGKILL');
   });
 
   it('is one warning when it goes and one line when it is back, whatever the number of failed calls', async () => {
@@ -115,8 +89,7 @@ describe('the recommendation service going away and coming back', () => {
       expect((await fetch(`${url}/api/users/17850/recommendations`)).status).toBe(200);
       expect(log.about(/recommendation service/)).toEqual([]);
 
-      recommendation!.kill('SIGKILL');
-      await recommendation!.exited;
+      await stop(recommendation, 'SIGKILL');
       const failed = [];
       for (let i = 0; i < 8; i++) failed.push((await fetch(`${url}/api/users/17850/recommendations`)).status);
       failed.push((await fetch(`${url}/api/health/ready`)).status);
@@ -127,16 +100,18 @@ describe('the recommendation service going away and coming back', () => {
       expect((await fetch(`${url}/api/health/ready`)).status).toBe(200);
 
       expect(log.about(/recommendation service/)).toEqual([
-        {
+        expect.objectContaining({
           level: 'warn',
-          text: expect.stringMatching(/^the recommendation service at 127\.0\.0\.1:\d+ is unavailable: .+/),
-        },
-        {
+          message: expect.stringMatching(
+            /^the recommendation service at 127\.0\.0\.1:\d+ is unavailable: .+/,
+          ),
+        }),
+        expect.objectContaining({
           level: 'log',
-          text: expect.stringMatching(/^the recommendation service at .+ is back after [\d.]+ s/),
-        },
+          message: expect.stringMatching(/^the recommendation service at .+ is back after [\d.]+ s/),
+        }),
       ]);
-      expect(log.lines.filter((line) => line.level === 'error' || STACK_FRAME.test(line.text))).toEqual([]);
+      expect([...log.at('error'), ...log.about(STACK_FRAME)]).toEqual([]);
     });
   });
 
@@ -146,12 +121,12 @@ describe('the recommendation service going away and coming back', () => {
         expect((await fetch(`${url}/api/users/17850/recommendations`)).status).toBe(503);
       }
       expect(log.about(/recommendation service/)).toEqual([
-        {
+        expect.objectContaining({
           level: 'warn',
-          text: expect.stringContaining('is unavailable: getaddrinfo ENOTFOUND recommendation.invalid'),
-        },
+          message: expect.stringContaining('is unavailable: getaddrinfo ENOTFOUND recommendation.invalid'),
+        }),
       ]);
-      expect(log.lines.filter((line) => line.level === 'error' || STACK_FRAME.test(line.text))).toEqual([]);
+      expect([...log.at('error'), ...log.about(STACK_FRAME)]).toEqual([]);
     });
   });
 });

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { LoggerService } from '@nestjs/common';
 import type { Database, RedisClient } from '@retail/common';
-import { closeTestStores, freePort, openTestStores } from '@retail/testing';
+import { closeTestStores, freePort, openTestStores, recordLogs, stop } from '@retail/testing';
 import { loadCatalog, startStack, type TestStack } from './stack.js';
 
 /**
@@ -11,15 +10,8 @@ import { loadCatalog, startStack, type TestStack } from './stack.js';
 let db: Database;
 let redis: RedisClient;
 let stack: TestStack;
-const logged: string[] = [];
-
-const logger: LoggerService = {
-  log: (message: unknown) => logged.push(`log ${String(message)}`),
-  warn: (message: unknown) => logged.push(`warn ${String(message)}`),
-  error: (message: unknown) => logged.push(`error ${String(message)}`),
-  debug: () => undefined,
-  verbose: () => undefined,
-};
+/** What the gateway logs at the levels an operator reads (debug and verbose left out). */
+const logger = recordLogs({ levels: ['log', 'warn', 'error', 'fatal'] });
 
 beforeAll(async () => {
   ({ db, redis } = await openTestStores());
@@ -68,20 +60,15 @@ describe('with Redis away', () => {
 
   it('logs the outage once per connection, not once per retry', async () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // a few reconnection attempts
-    const aboutRedis = logged.filter((line) => /redis|ECONNREFUSED/i.test(line));
+    const aboutRedis = logger.about(/redis|ECONNREFUSED/i);
     expect(aboutRedis.length).toBeGreaterThan(0);
     // the request client, the queues, explanation requests, the rate limits (failing open)
     expect(aboutRedis.length).toBeLessThanOrEqual(4);
-    expect(logged.filter((line) => line.startsWith('error'))).toEqual([]);
+    expect(logger.at('error', 'fatal')).toEqual([]);
   });
 
   it('the recommendation service still stops within seconds', async () => {
-    stack.recommendation.kill('SIGTERM');
-    const outcome = await Promise.race([
-      stack.recommendation.exited.then(() => 'exited'),
-      new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000)),
-    ]);
-    expect(outcome).toBe('exited');
+    expect(await stop(stack.recommendation, 'SIGTERM', { withinMs: 10_000 })).toMatchObject({ late: false });
     // One line for each of its connections to Redis (the client, the events' queue, the refresh planner's
     // and the refresh worker's, the purchases' refresh queue and the embedding requests' queue), not one
     // per retry.

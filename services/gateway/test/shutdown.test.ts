@@ -26,6 +26,7 @@ import {
   resetRedis,
   runCli,
   startProcess,
+  stop,
   type RunningProcess,
 } from '@retail/testing';
 import { startStack } from './stack.js';
@@ -38,18 +39,8 @@ let db: Database;
 let redis: RedisClient;
 let fake: FakeOpenAiServer;
 
-/** Sends SIGTERM and resolves with how the process ended, or 'still running' past the limit. */
-async function terminate(process: RunningProcess): Promise<string> {
-  process.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    process.exited.then(({ code, signal }) => `exited (${signal ?? code})`),
-    new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), SHUTDOWN_LIMIT_MS))),
-  ]);
-  clearTimeout(timer);
-  if (outcome === 'still running') process.kill('SIGKILL');
-  return outcome;
-}
+/** Sends SIGTERM and resolves with how the process ended; `late` (and killed) past the limit. */
+const terminate = (process: RunningProcess) => stop(process, 'SIGTERM', { withinMs: SHUTDOWN_LIMIT_MS });
 
 beforeAll(async () => {
   ({ db, redis } = await openTestStores({ empty: false }));
@@ -94,7 +85,7 @@ describe('SIGTERM in the middle of work', () => {
       expect(queued.jobs).toBe(4);
       const worker = startProcess('services/embedder/dist/main.js', [], env);
       await eventually(() => Promise.resolve(fake.requestsTo('/embeddings').length >= 1), 30_000, 20);
-      expect(await terminate(worker)).toMatch(/^exited/);
+      expect(await terminate(worker)).toMatchObject({ late: false });
       expect(await queue.getJobCountByTypes('failed')).toBe(0);
 
       fake.reset(); // a fast API for the next worker
@@ -142,7 +133,7 @@ describe('SIGTERM in the middle of work', () => {
       }
       const worker = startProcess('services/explanation/dist/main.js', [], env);
       await eventually(() => Promise.resolve(fake.requestsTo('/chat/completions').length >= 1), 30_000, 20);
-      expect(await terminate(worker)).toMatch(/^exited/);
+      expect(await terminate(worker)).toMatchObject({ late: false });
 
       fake.onChat(() => ({ body: chatCompletion('It sits nicely beside the lantern you bought.') }));
       const next = startProcess('services/explanation/dist/main.js', [], env);
@@ -176,7 +167,7 @@ describe('SIGTERM in the middle of work', () => {
         ['12583', '13047', '17850'].map((user) => stack.get(`/api/users/${user}/recommendations`)),
       );
       for (const answer of answers) expect(answer.status).toBe(200);
-      expect(await terminate(stack.recommendation)).toMatch(/^exited/);
+      expect(await terminate(stack.recommendation)).toMatchObject({ late: false });
       expect(await events.getJobCountByTypes('waiting')).toBe(3);
     } finally {
       await events.close();

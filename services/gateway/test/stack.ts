@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type AppConfig } from '@retail/common';
-import { freePort, runCli, startProcess, type RunningProcess } from '@retail/testing';
+import { freePort, runCli, startProcess, stop, type RunningProcess } from '@retail/testing';
 import { createGateway } from '../src/app.js';
 
 /** The ingestion's test fixtures. */
@@ -55,8 +55,7 @@ export async function startStack(
       await stack.recommendation.waitFor(/listening on tcp/);
     },
     async stopRecommendation(signal: NodeJS.Signals = 'SIGTERM') {
-      stack.recommendation.kill(signal);
-      await stack.recommendation.exited;
+      await stop(stack.recommendation, signal);
     },
   } as TestStack;
   await stack.startRecommendation();

@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import ExcelJS from 'exceljs';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withDeadline, withTransaction, type Database } from '@retail/common';
-import { connectTestDatabase, resetDatabase, startProcess } from '@retail/testing';
+import { connectTestDatabase, resetDatabase, startProcess, stop } from '@retail/testing';
 import { IngestionInputError } from '../src/errors.js';
 import { IngestionService } from '../src/ingestion.service.js';
 
@@ -50,8 +50,7 @@ async function ingestCli(file: string): Promise<{ code: number | null; stderr: s
     const output = child.output();
     return { code, stderr: output, stdout: output };
   } catch (error) {
-    child.kill('SIGKILL');
-    await child.exited;
+    await stop(child, 'SIGKILL');
     throw error;
   }
 }

@@ -11,6 +11,7 @@ import {
   resetDatabase,
   resetRedis,
   startProcess,
+  stop,
   type RunningProcess,
 } from '@retail/testing';
 
@@ -169,12 +170,7 @@ describe('with the demo running', () => {
 
   afterAll(async () => {
     if (launcher.output().includes('every service has stopped')) return;
-    launcher.kill('SIGINT');
-    const stopped = await Promise.race([
-      launcher.exited.then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000)),
-    ]);
-    if (!stopped) launcher.kill('SIGKILL');
+    await stop(launcher, 'SIGINT', { withinMs: 20_000 }); // SIGKILL past that
     killLeftovers();
   }, 30_000);
 
@@ -260,8 +256,7 @@ describe('with the demo running', () => {
   it('Ctrl-C stops every service and the launcher', async () => {
     const running = [...servicePids(launcher.pid).values()];
     expect(running.every(alive)).toBe(true);
-    launcher.kill('SIGINT');
-    const { code } = await launcher.exited;
+    const { code } = await stop(launcher, 'SIGINT');
     expect(code).toBe(0);
     expect(launcher.output()).toMatch(
       /SIGINT \(Ctrl-C\): stopping every service[\s\S]*every service has stopped/,

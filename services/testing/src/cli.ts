@@ -94,6 +94,48 @@ export function startProcess(
   };
 }
 
+/** How a process stopped by `stop()` ended. */
+export interface Stopped {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** It was still running `withinMs` after the signal, so it was killed with SIGKILL. */
+  late: boolean;
+}
+
+/**
+ * Sends `signal` to `child` and resolves once it has exited (at once when it already had; with
+ * undefined for no process). With `withinMs`, a process still running that long after the signal is
+ * killed with SIGKILL (and waited for), and the result says `late`.
+ */
+export function stop(
+  child: RunningProcess,
+  signal?: NodeJS.Signals,
+  options?: { withinMs?: number },
+): Promise<Stopped>;
+export function stop(
+  child: RunningProcess | undefined,
+  signal?: NodeJS.Signals,
+  options?: { withinMs?: number },
+): Promise<Stopped | undefined>;
+export async function stop(
+  child: RunningProcess | undefined,
+  signal: NodeJS.Signals = 'SIGTERM',
+  { withinMs }: { withinMs?: number } = {},
+): Promise<Stopped | undefined> {
+  if (!child) return undefined;
+  child.kill(signal);
+  let timer: NodeJS.Timeout | undefined;
+  const late = await Promise.race([
+    child.exited.then(() => false),
+    ...(withinMs === undefined
+      ? []
+      : [new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), withinMs)))]),
+  ]);
+  clearTimeout(timer);
+  if (late) child.kill('SIGKILL');
+  return { ...(await child.exited), late };
+}
+
 /** Polls `probe` until it returns a truthy value (rejects after `timeoutMs`). */
 export async function eventually<T>(
   probe: () => Promise<T | undefined | null | false>,

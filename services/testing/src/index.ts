@@ -5,3 +5,5 @@ export * from './redis.js';
 export * from './fake-openai-server.js';
 export * from './stores.js';
 export * from './real-catalog.js';
+export * from './logs.js';
+export * from './metrics.js';
