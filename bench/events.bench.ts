@@ -17,9 +17,12 @@
  *            retail_purchase_to_list_seconds (quantiles interpolated in its buckets, as histogram_quantile does);
  *   reads    meanwhile GET /api/users/{id}/recommendations?top_n=12 for random customers, held at --read-rate
  *            (BENCH_READ_RATE, default 200) requests/s, open loop (latency from each request's scheduled time).
+ *   product  after the load, a new product through PUT /api/products/{id} (with an embedder running): a
+ *            description close to what a chosen customer bought (one of their products' words in another
+ *            order), and the time until its vector is stored and until it is in that customer's top 100.
  * Prints the machine's load, the CPU each process used, and the depth of the refresh queue (what limits the
- * lag when it grows). The products replayed are all known, so no embedder runs. The posted invoices stay in the
- * bench database (they count as purchases: a later run replays them again under other numbers).
+ * lag when it grows). The posted invoices stay in the bench database (they count as purchases: a later run
+ * replays them again under other numbers); the new product is retired at the end.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -169,13 +172,10 @@ function request(
         method,
         path,
         agent,
-        headers: body
-          ? {
-              authorization: `Bearer ${API_KEY}`,
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(body),
-            }
-          : {},
+        headers: {
+          ...(method === 'GET' ? {} : { authorization: `Bearer ${API_KEY}` }),
+          ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
+        },
       },
       (response) => {
         let text = '';
@@ -263,6 +263,78 @@ async function purchaseMetrics(metricsPort: number): Promise<{ jobs: number; tex
       .map(([outcome, n]) => `${outcome} ${n}`)
       .join(', ')}`;
   return { jobs: count, text: summary };
+}
+
+/**
+ * A new product for a customer who bought a few products (5 to 10: a mean over many products leaves one of
+ * them little weight): the words of the description of one of them reversed (the same words, so close in the
+ * description model; another description, so not excluded as bought), put through the API. How long until its
+ * vector is stored, until it is "more like" the product it resembles (GET /api/products/{id}/similar, one
+ * pgvector query in the description model) and until it is in that customer's top 100 of the served model.
+ */
+async function newProduct(
+  db: Database,
+  base: URL,
+  productId: string,
+  embedder: RunningProcess,
+): Promise<void> {
+  const { rows } = await db.query<{ customer_id: number; product_id: string; description: string }>(
+    `SELECT ui.customer_id, p.product_id, p.description FROM user_items ui JOIN products p USING (product_id)
+      WHERE ui.customer_id = (SELECT customer_id FROM customers WHERE products_bought BETWEEN 5 AND 10
+                               ORDER BY customer_id LIMIT 1)
+        AND p.is_merchandise AND p.description LIKE '% % %'
+      ORDER BY ui.times_bought DESC, p.product_id LIMIT 1`,
+  );
+  const { customer_id: customer, product_id: resembled, description } = rows[0]!;
+  const newDescription = description.split(' ').reverse().join(' ');
+  const agent = new http.Agent({ keepAlive: true });
+  const started = performance.now();
+  const put = await request(
+    agent,
+    base,
+    'PUT',
+    `/api/products/${productId}`,
+    JSON.stringify({ description: newDescription }),
+  );
+  if (put.status !== 200) throw new Error(`PUT /api/products/${productId}: ${put.status} ${put.body}`);
+  const since = () => performance.now() - started;
+  const listed = async (path: string, field: string) => {
+    const answer = await request(agent, base, 'GET', path);
+    if (answer.status !== 200) return false;
+    const list = (JSON.parse(answer.body) as Record<string, { product_id: string }[]>)[field] ?? [];
+    return list.some((entry) => entry.product_id === productId);
+  };
+  let embeddedMs: number | undefined;
+  let similarMs: number | undefined;
+  let listedMs: number | undefined;
+  while (listedMs === undefined && since() < LAG_TIMEOUT_MS) {
+    if (embeddedMs === undefined) {
+      const { rowCount } = await db.query('SELECT 1 FROM product_embeddings WHERE product_id = $1', [
+        productId,
+      ]);
+      if ((rowCount ?? 0) > 0) embeddedMs = since();
+    }
+    if (
+      similarMs === undefined &&
+      (await listed(`/api/products/${resembled}/similar?top_n=12`, 'products'))
+    ) {
+      similarMs = since();
+    }
+    if (await listed(`/api/users/${customer}/recommendations?top_n=100`, 'recommendations'))
+      listedMs = since();
+    if (listedMs === undefined) await sleep(200);
+  }
+  const seconds = (ms: number | undefined) =>
+    ms === undefined ? `not within ${LAG_TIMEOUT_MS / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+  console.log(
+    `product   "${newDescription}" (${productId}) for customer ${customer}, who bought "${description}" ` +
+      `(${resembled}): after the PUT, its vector stored ${seconds(embeddedMs)}, among the 12 most like ${resembled} ` +
+      `${seconds(similarMs)}, in the customer's top 100 ${seconds(listedMs)}`,
+  );
+  if (embeddedMs === undefined)
+    console.log(`          the embedder's output:\n${embedder.output().slice(-2000)}`);
+  await request(agent, base, 'DELETE', `/api/products/${productId}`);
+  agent.destroy();
 }
 
 async function main(): Promise<void> {
@@ -636,6 +708,12 @@ async function main(): Promise<void> {
         `${machine.total > machineBefore.total ? (((machine.busy - machineBefore.busy) / (machine.total - machineBefore.total)) * 100).toFixed(0) : '?'}% ` +
         `of ${availableParallelism()} cores; models retrained during the run: ${trainedAfter !== trainedBefore ? 'yes' : 'no'}   load ${load()}`,
     );
+    const embedder = startProcess('services/embedder/dist/main.js', [], {
+      ...env,
+      METRICS_PORT: String(await freePort()),
+    });
+    running.push(embedder);
+    await newProduct(db, base, `N${run}`.toUpperCase(), embedder);
     if (!exactlyOnce) throw new Error('the accepted lines are not in Postgres exactly once');
   } finally {
     for (const p of running.splice(0)) await stop(p);
