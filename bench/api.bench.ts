@@ -32,6 +32,7 @@ import {
   prepareBenchDatabase,
   runBench,
   untilEveryListCurrent,
+  untilGatewayReady,
 } from './bench-kit.ts';
 
 const CONNECTIONS = 32;
@@ -147,20 +148,19 @@ function reportHeld(
  */
 async function limiterCost(
   limited: RunningProcess,
-  recommendation: RunningProcess,
   ports: Record<string, string>,
   load10s: (url: string) => Promise<Result>,
 ): Promise<void> {
   const port = String(await freePort());
   const unlimited = startProcess('services/gateway/dist/main.js', [], {
-    ...BASE_ENV,
+    ...ENV,
     ...ports,
     GATEWAY_PORT: port,
     RATE_LIMIT_READS_PER_MINUTE: '0',
   });
   try {
     const url = `http://127.0.0.1:${port}`;
-    await untilReady(url, unlimited);
+    await untilGatewayReady(url, unlimited);
     const sides = [
       { label: 'with the limiter', url: `http://127.0.0.1:${ports.GATEWAY_PORT}`, gateway: limited },
       { label: 'without it', url, gateway: unlimited },
@@ -181,41 +181,25 @@ async function limiterCost(
       }
     }
     const median = (values: number[]) => percentile(values, 50);
-    const [on, off] = sides.map((side) => seen.get(side)!);
-    for (const [side, figures] of [
-      [sides[0]!, on!],
-      [sides[1]!, off!],
-    ] as const) {
+    for (const side of sides) {
+      const { rates, cpu } = seen.get(side)!;
       console.log(
-        `      ${side.label.padEnd(18)} median ${Math.round(median(figures.rates)).toLocaleString('en-GB').padStart(6)} req/s` +
-          `   gateway CPU a request ${median(figures.cpu).toFixed(0)} µs   (rounds: ${figures.rates.map((r) => Math.round(r)).join(', ')} req/s)`,
+        `      ${side.label.padEnd(18)} median ${Math.round(median(rates)).toLocaleString('en-GB').padStart(6)} req/s` +
+          `   gateway CPU a request ${median(cpu).toFixed(0)} µs   (rounds: ${rates.map((r) => Math.round(r)).join(', ')} req/s)`,
       );
     }
+    const [on, off] = sides.map((side) => seen.get(side)!);
     const throughput = (1 - median(on!.rates) / median(off!.rates)) * 100;
     const cpu = (median(on!.cpu) / median(off!.cpu) - 1) * 100;
     console.log(
-      `      the limiter costs ${throughput.toFixed(1)} % of the throughput and ${cpu.toFixed(1)} % more gateway CPU a request` +
-        ` (recommendation service pid ${recommendation.pid} shared by both)`,
+      `      the limiter costs ${throughput.toFixed(1)} % of the throughput and ${cpu.toFixed(1)} % more gateway CPU a request`,
     );
   } finally {
-    unlimited.kill('SIGTERM');
-    await unlimited.exited;
+    await stop(unlimited);
   }
 }
 
-async function untilReady(url: string, gateway: RunningProcess): Promise<void> {
-  for (let i = 0; ; i++) {
-    const ok = await fetch(`${url}/api/health/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    if (i === 100) throw new Error(`the gateway did not become ready:\n${gateway.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-const BASE_ENV = {
+const ENV = {
   DATABASE_URL,
   QUEUE_PREFIX: 'retail-bench',
   EMBEDDING_PROVIDER: 'local',
@@ -227,8 +211,7 @@ const BASE_ENV = {
 };
 
 async function main(): Promise<void> {
-  const env = BASE_ENV;
-  await prepareBenchDatabase(env, { train: MODELS.some((kind) => kind !== 'description') });
+  await prepareBenchDatabase(ENV, { train: MODELS.some((kind) => kind !== 'description') });
   const db = await connectDatabase(DATABASE_URL, { max: 2, applicationName: 'bench-api' });
   const running: RunningProcess[] = [];
   const stopAll = async () => {
@@ -243,16 +226,16 @@ async function main(): Promise<void> {
       const ports = { RECOMMENDATION_PORT: String(await freePort()), GATEWAY_PORT: String(await freePort()) };
       const base = `http://127.0.0.1:${ports.GATEWAY_PORT}`;
       const recommendation = startProcess('services/recommendation/dist/main.js', [], {
-        ...env,
+        ...ENV,
         ...ports,
         RECOMMENDER_MODEL: kind,
         LOG_LEVEL: 'log',
       });
       running.push(recommendation);
-      const gateway = startProcess('services/gateway/dist/main.js', [], { ...env, ...ports });
+      const gateway = startProcess('services/gateway/dist/main.js', [], { ...ENV, ...ports });
       running.push(gateway);
       await recommendation.waitFor(/listening on tcp/, 60_000);
-      await untilReady(base, gateway);
+      await untilGatewayReady(base, gateway);
       // Every list computed once (the refresh jobs after the start).
       await untilEveryListCurrent(db, model);
       console.log(`\n${kind} (${model})`);
@@ -334,8 +317,7 @@ async function main(): Promise<void> {
           ),
         );
       }
-      if (kind === MODELS[0])
-        await limiterCost(gateway, recommendation, ports, (url) => randomUsers(url, 10));
+      if (kind === MODELS[0]) await limiterCost(gateway, ports, (url) => randomUsers(url, 10));
       await stopAll();
     }
   } finally {

@@ -8,7 +8,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, connectDatabase, type Database, type RecommenderKind } from '@retail/common';
 import { runMigrations } from '@retail/common/migrate';
-import { metricSamples } from '@retail/testing';
+import { metricSamples, type RunningProcess } from '@retail/testing';
 
 /** The benchmarks' database: BENCH_DATABASE_URL, default retail_bench (created by `npm run setup`). */
 export const BENCH_DATABASE_URL =
@@ -69,6 +69,19 @@ async function compactBenchTables(): Promise<void> {
     );
   } finally {
     await db.end();
+  }
+}
+
+/** Waits until the gateway at `url` answers ready (throws with its output after about 20 s). */
+export async function untilGatewayReady(url: string, gateway: RunningProcess, attempts = 100): Promise<void> {
+  for (let i = 0; ; i++) {
+    const ok = await fetch(new URL('/api/health/ready', url)).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (i === attempts) throw new Error(`the gateway did not become ready:\n${gateway.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 

@@ -49,6 +49,7 @@ import {
   prepareBenchDatabase,
   runBench,
   untilEveryListCurrent,
+  untilGatewayReady,
 } from './bench-kit.ts';
 
 const { values: flags } = parseArgs({
@@ -70,17 +71,13 @@ const KIND = (process.env.BENCH_MODEL ?? 'hybrid') as RecommenderKind;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const QUEUE_PREFIX = 'retail-bench-events';
 const API_KEY = 'bench-events-key-0123456789abcdef';
-/** Lines a request may carry. */
-const MAX_LINES = MAX_PURCHASE_LINES;
 const TICK_MS = 100;
 /** How long after the last post the lag is still watched for. */
 const LAG_TIMEOUT_MS = 120_000;
 
-type PostedLine = PurchaseLine;
-
 interface SourceInvoice {
   customerId: number;
-  lines: Omit<PostedLine, 'invoice_no'>[];
+  lines: Omit<PurchaseLine, 'invoice_no'>[];
 }
 
 /** An invoice posted by this run. */
@@ -381,15 +378,7 @@ async function main(): Promise<void> {
     running.push(gateway);
     await recommendation.waitFor(/listening on tcp/, 60_000);
     const ready = performance.now();
-    for (let i = 0; ; i++) {
-      const ok = await fetch(new URL('/api/health/ready', base)).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      if (i === 100) throw new Error(`the gateway did not become ready:\n${gateway.output()}`);
-      await sleep(200);
-    }
+    await untilGatewayReady(base.toString(), gateway);
     // Every list computed once (the refresh jobs after the start), and the invoices an earlier run left unapplied
     // (stopped halfway: its jobs were removed above) applied by the planner's catch-up: the run measures its own.
     await untilEveryListCurrent(db, served.name, 900_000);
@@ -440,7 +429,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     const runStarted = Date.now();
 
-    // The writer: every tick, the next invoices up to the lines due by then, in requests of at most MAX_LINES.
+    // The writer: every tick, the next invoices up to the lines due by then, in requests of at most MAX_PURCHASE_LINES.
     const writeAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
     const writer = (async () => {
       const inFlight: Promise<void>[] = [];
@@ -453,12 +442,12 @@ async function main(): Promise<void> {
         const batches: Posted[][] = [];
         let batch: Posted[] = [];
         let batchLines = 0;
-        const bodies: PostedLine[][] = [];
-        let body: PostedLine[] = [];
+        const bodies: PurchaseLine[][] = [];
+        let body: PurchaseLine[] = [];
         while (sent < due) {
           const invoice = source[next % source.length]!;
           const invoiceNo = `${prefix}${next++}`;
-          if (batchLines + invoice.lines.length > MAX_LINES && batch.length > 0) {
+          if (batchLines + invoice.lines.length > MAX_PURCHASE_LINES && batch.length > 0) {
             batches.push(batch);
             bodies.push(body);
             batch = [];
@@ -708,11 +697,14 @@ async function main(): Promise<void> {
         `${machine.total > machineBefore.total ? (((machine.busy - machineBefore.busy) / (machine.total - machineBefore.total)) * 100).toFixed(0) : '?'}% ` +
         `of ${availableParallelism()} cores; models retrained during the run: ${trainedAfter !== trainedBefore ? 'yes' : 'no'}   load ${load()}`,
     );
+    // The embedder runs, as in production, before the product is put (its start is not part of the figure).
     const embedder = startProcess('services/embedder/dist/main.js', [], {
       ...env,
+      LOG_LEVEL: 'log',
       METRICS_PORT: String(await freePort()),
     });
     running.push(embedder);
+    await embedder.waitFor(/consuming \\?"embeddings/, 60_000);
     await newProduct(db, base, `N${run}`.toUpperCase(), embedder);
     if (!exactlyOnce) throw new Error('the accepted lines are not in Postgres exactly once');
   } finally {

@@ -16,7 +16,12 @@
 import autocannon from 'autocannon';
 import { connectDatabase, createQueue, createRedis, QueueNames, type Database } from '@retail/common';
 import { freePort, metricSum, startProcess, stop, type RunningProcess } from '@retail/testing';
-import { BENCH_DATABASE_URL as DATABASE_URL, prepareBenchDatabase, runBench } from './bench-kit.ts';
+import {
+  BENCH_DATABASE_URL as DATABASE_URL,
+  prepareBenchDatabase,
+  runBench,
+  untilGatewayReady,
+} from './bench-kit.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MAX_AGE_SECONDS = process.env.BENCH_BACKGROUND_MAX_AGE_SECONDS ?? '120';
@@ -52,6 +57,8 @@ async function main(): Promise<void> {
     GATEWAY_PORT: String(await freePort()),
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
+    // One load generator is one client: the sweep alone is 8,678 reads a minute, past the default read limit.
+    RATE_LIMIT_READS_PER_MINUTE: '10000000',
   };
   const db = await connectDatabase(DATABASE_URL, { max: 2, applicationName: 'bench-explain' });
   const processes: RunningProcess[] = [fake];
@@ -61,19 +68,10 @@ async function main(): Promise<void> {
     processes.push(
       startProcess('services/explanation/dist/main.js', [], { ...env, METRICS_PORT: String(metricsPort) }),
     );
-    processes.push(startProcess('services/gateway/dist/main.js', [], env));
+    const gateway = startProcess('services/gateway/dist/main.js', [], env);
+    processes.push(gateway);
     const base = `http://127.0.0.1:${env.GATEWAY_PORT}`;
-    for (let i = 0; ; i++) {
-      if (
-        await fetch(`${base}/api/health/ready`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        break;
-      if (i > 150) throw new Error('the services did not become ready');
-      await sleep(200);
-    }
+    await untilGatewayReady(base, gateway, 150);
     await sleep(1_000); // the explanation workers connect
     console.log(
       `chat model: 1 s a sentence; LLM_CONCURRENCY 16, LLM_REQUESTS_PER_MINUTE 600, background 60 calls/min, ` +
@@ -87,9 +85,10 @@ async function main(): Promise<void> {
       let sentences = 0;
       for (const user of users) {
         const started = performance.now();
-        const answer = (await (
-          await fetch(`${base}/api/users/${user}/recommendations?top_n=12&explanations=now`)
-        ).json()) as { recommendations: { product_id: string }[] };
+        const response = await fetch(`${base}/api/users/${user}/recommendations?top_n=12&explanations=now`);
+        if (!response.ok)
+          throw new Error(`recommendations of ${user}: ${response.status} ${await response.text()}`);
+        const answer = (await response.json()) as { recommendations: { product_id: string }[] };
         const ids = answer.recommendations.map((r) => r.product_id).join(',');
         let polled: Explanations;
         for (;;) {
